@@ -1,0 +1,154 @@
+"""System checks: misconfiguration is an error at start-up, not a surprise at run time.
+
+wsapp.E001  WSAPP["ROUTING"] is not set
+wsapp.E002  WSAPP["ROUTING"] cannot be imported or has no urlpatterns
+wsapp.E003  WSAPP has a key wsapp does not know (a typo)
+wsapp.E004  a WSAPP value has the wrong type or range
+wsapp.E005  CHANNEL_LAYERS has no "default" layer
+wsapp.W001  the in-memory channel layer with DEBUG off (one process only)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from wsapp.conf import DEFAULTS, get_settings, parse_rate
+
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _optional(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or test(value)
+
+
+def _rate(value: Any) -> bool:
+    try:
+        parse_rate(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _origins(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(o, str) and o for o in value)
+
+
+def _dotted(value: Any) -> bool:
+    return isinstance(value, str) and "." in value
+
+
+#: key → (test, what a valid value is)
+VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "ALLOWED_ORIGINS": (_optional(_origins), "None or a list of origin patterns"),
+    "REQUIRE_ORIGIN": (lambda v: isinstance(v, bool), "True or False"),
+    "MAX_MESSAGE_SIZE": (_optional(_positive_int), "a positive number of bytes, or None"),
+    "MAX_QUEUE": (_positive_int, "a positive integer"),
+    "IDLE_TIMEOUT": (_optional(_positive_number), "a positive number of seconds, or None"),
+    "RATE_LIMIT": (_optional(_rate), "None or a rate such as '20/s' or '20/s burst 40'"),
+    "RATE_LIMIT_PER_USER": (_optional(_rate), "None or a rate such as '50/s'"),
+    "RATE_LIMIT_GRACE": (_positive_number, "a positive number of seconds"),
+    "MAX_CONNECTIONS_PER_USER": (_optional(_positive_int), "a positive integer, or None"),
+    "HISTORY_LENGTH": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "an integer ≥ 0",
+    ),
+    "HISTORY_MAX_REPLAY": (_positive_int, "a positive integer"),
+    "PRESENCE_TTL": (_positive_number, "a positive number of seconds"),
+    "TOKEN_MAX_AGE": (_positive_int, "a positive number of seconds"),
+    "PING_INTERVAL": (_positive_number, "a positive number of seconds"),
+    "PING_TIMEOUT": (_positive_number, "a positive number of seconds"),
+    "COMPRESSION": (lambda v: isinstance(v, bool), "True or False"),
+    "MAX_SEND_BUFFER": (_positive_int, "a positive number of bytes"),
+    "SHUTDOWN_GRACE": (lambda v: isinstance(v, int | float) and v >= 0, "a number of seconds ≥ 0"),
+    "CLOSE_ON_HANDLER_ERROR": (lambda v: isinstance(v, bool), "True or False"),
+    "MAX_INVALID_FRAMES": (_positive_int, "a positive integer"),
+    "JSON_DUMPS": (_optional(_dotted), "None or the dotted path of a dumps(obj) -> str"),
+    "JSON_LOADS": (_optional(_dotted), "None or the dotted path of a loads(str|bytes) -> obj"),
+}
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    raw = getattr(settings, "WSAPP", {})
+    if not isinstance(raw, dict):
+        return [
+            Error(
+                "WSAPP must be a dict.",
+                hint="WSAPP = {'ROUTING': 'mysite.routing'}",
+                id="wsapp.E004",
+            )
+        ]
+    for key in raw:
+        if key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else "See README's Settings table."
+            errors.append(Error(f"WSAPP has an unknown key {key!r}.", hint=hint, id="wsapp.E003"))
+    conf = get_settings()
+    for key, (test, expected) in VALIDATORS.items():
+        if not test(conf[key]):
+            errors.append(
+                Error(f'WSAPP["{key}"] is {conf[key]!r}.', hint=f"Use {expected}.", id="wsapp.E004")
+            )
+    return errors
+
+
+@register(Tags.urls)
+def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from wsapp.routing import load_urlpatterns
+
+    dotted = get_settings()["ROUTING"]
+    if not dotted:
+        return [
+            Error(
+                'WSAPP["ROUTING"] is not set.',
+                hint="Name the module of your websocket urlpatterns: WSAPP = {'ROUTING': 'mysite.routing'}.",
+                id="wsapp.E001",
+            )
+        ]
+    try:
+        load_urlpatterns()
+    except Exception as exc:  # import errors of any kind in the user's module
+        return [
+            Error(
+                f'WSAPP["ROUTING"] = {dotted!r} cannot be loaded: {exc}',
+                hint="The module must import cleanly and define `urlpatterns = [path(...), ...]`.",
+                id="wsapp.E002",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_channel_layers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if "default" not in layers:
+        return [
+            Error(
+                'CHANNEL_LAYERS has no "default" layer.',
+                hint="Add channels_redis.core.RedisChannelLayer (or InMemoryChannelLayer for one process).",
+                id="wsapp.E005",
+            )
+        ]
+    if layers["default"].get("BACKEND") == IN_MEMORY_LAYER and not settings.DEBUG:
+        return [
+            Warning(
+                "The in-memory channel layer serves one process only.",
+                hint="With several processes, rooms, presence and logouts need channels_redis.",
+                id="wsapp.W001",
+            )
+        ]
+    return []

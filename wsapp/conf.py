@@ -1,0 +1,109 @@
+"""The ``WSAPP`` settings dict: defaults, validation, and one cached accessor.
+
+No other module reads ``settings.WSAPP``: they call :func:`get_settings`, which merges the
+project's dict over :data:`DEFAULTS` once and is reset when a test overrides the setting.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+MiB = 1024 * 1024
+
+#: Every setting wsapp reads, with its default. README's "Settings" table documents each one.
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the module whose ``urlpatterns`` is the websocket routing table.
+    "ROUTING": None,
+    # Origins allowed at the handshake (``"https://example.com"``, ``"*.example.com"``, ``"*"``).
+    # ``None`` derives them from ``ALLOWED_HOSTS``, like channels' AllowedHostsOriginValidator.
+    "ALLOWED_ORIGINS": None,
+    # Refuse handshakes that carry no Origin header (non-browser clients send none).
+    "REQUIRE_ORIGIN": False,
+    # Largest incoming message in bytes; a bigger one closes the socket with 1009.
+    "MAX_MESSAGE_SIZE": MiB,
+    # Incoming messages queued per connection before the server stops reading its socket.
+    "MAX_QUEUE": 64,
+    # Seconds without any incoming frame after which the socket is closed with 1001 (None: never).
+    "IDLE_TIMEOUT": None,
+    # Token bucket per connection, "N/s", "N/m" or "N/h", optionally "N/s burst B" (None: off).
+    "RATE_LIMIT": None,
+    # The same, shared by all of one user's connections on every process (None: off).
+    "RATE_LIMIT_PER_USER": None,
+    # Seconds over the limit before the socket is closed with 4429.
+    "RATE_LIMIT_GRACE": 2.0,
+    # Open sockets per authenticated user across all processes (None: unlimited).
+    "MAX_CONNECTIONS_PER_USER": None,
+    # Chat messages sent on join, and the cap on what ``?since=`` replays.
+    "HISTORY_LENGTH": 50,
+    "HISTORY_MAX_REPLAY": 500,
+    # Seconds a process's presence entries live in the layer without a refresh.
+    "PRESENCE_TTL": 30,
+    # Lifetime of the signed connection tokens that ``/wsapp/token/`` hands out, in seconds.
+    "TOKEN_MAX_AGE": 3600,
+    # Protocol-level keepalive under ``manage.py serve``: ping every N s, drop after M s silent.
+    "PING_INTERVAL": 20,
+    "PING_TIMEOUT": 30,
+    # Negotiate permessage-deflate (RFC 7692) under ``manage.py serve``.
+    "COMPRESSION": True,
+    # Bytes buffered for a client that does not read before it is closed with 1013.
+    "MAX_SEND_BUFFER": 4 * MiB,
+    # Seconds handlers get to finish after SIGTERM has sent every socket 1001.
+    "SHUTDOWN_GRACE": 10.0,
+    # A Consumer event handler that raises: error frame and stay open (False) or close 1011.
+    "CLOSE_ON_HANDLER_ERROR": False,
+    # Consecutive malformed frames a Consumer tolerates before closing with 4400.
+    "MAX_INVALID_FRAMES": 10,
+    # Dotted paths of the JSON codec ``send_json``/``receive_json`` use by default.
+    "JSON_DUMPS": None,
+    "JSON_LOADS": None,
+}
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h)\s*(?:burst\s+(\d+))?\s*$")
+_RATE_PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@functools.cache
+def get_settings() -> dict[str, Any]:
+    """The effective ``WSAPP`` settings: the project's values over :data:`DEFAULTS`."""
+    return {**DEFAULTS, **getattr(settings, "WSAPP", {})}
+
+
+@receiver(setting_changed, dispatch_uid="wsapp.conf.reset")
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"WSAPP", "ALLOWED_HOSTS", "CHANNEL_LAYERS"}:
+        get_settings.cache_clear()
+        for hook in _RESET_HOOKS:
+            hook()
+
+
+_RESET_HOOKS: list[Callable[[], None]] = []
+
+
+def on_reset(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register a cache-clearing hook that runs whenever ``WSAPP`` changes (tests override it)."""
+    _RESET_HOOKS.append(hook)
+    return hook
+
+
+def parse_rate(value: str) -> tuple[float, float]:
+    """Parse ``"20/s"`` or ``"20/s burst 40"`` into ``(tokens per second, burst size)``.
+
+    Raises:
+        ValueError: the text is not a rate; the message shows the accepted forms.
+    """
+    match = _RATE.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(
+            f"{value!r} is not a rate; use 'N/s', 'N/m' or 'N/h', optionally with 'burst B'."
+        )
+    count = int(match.group(1))
+    rate = count / _RATE_PERIODS[match.group(2)]
+    burst = float(match.group(3)) if match.group(3) else float(count)
+    return rate, burst

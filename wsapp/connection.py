@@ -1,0 +1,541 @@
+"""``WebSocket``: one connection, over the ASGI ``scope``/``receive``/``send`` it was given.
+
+It talks to ASGI directly — no per-message task, queue or dispatch of its own — so a plain
+``async def`` handler costs almost nothing on top of the server. The API is the union of what
+Starlette, Quart, Sanic and ``websockets`` offer; states and errors follow Starlette's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from django.http import QueryDict
+from django.http.cookie import parse_cookie
+from django.utils.datastructures import CaseInsensitiveMapping
+
+from wsapp import jsoncodec
+from wsapp.codes import CloseCode, is_sendable
+from wsapp.conf import get_settings
+from wsapp.exceptions import (
+    InvalidPayload,
+    InvalidStateError,
+    MessageTooBig,
+    NotSupported,
+    UnsupportedData,
+    WebSocketDisconnect,
+)
+from wsapp.types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+__all__ = ["Address", "WebSocket", "WebSocketState", "connections"]
+
+_now = time.monotonic  # the clock asyncio's loop.time() uses, so timers and stamps agree
+# RFC 6455 §5.5: a control frame carries at most 125 bytes; the close code takes two of them.
+MAX_CLOSE_REASON_BYTES = 123
+PING_EXTENSION = "wsapp.ping"
+
+
+class WebSocketState(enum.Enum):
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    RESPONSE = 3
+
+
+CONNECTING = WebSocketState.CONNECTING
+CONNECTED = WebSocketState.CONNECTED
+DISCONNECTED = WebSocketState.DISCONNECTED
+
+
+class Address(NamedTuple):
+    host: str
+    port: int
+
+
+class State:
+    """A per-connection namespace for whatever a handler wants to keep (``ws.state.x = 1``)."""
+
+    def __repr__(self) -> str:
+        return f"State({vars(self)!r})"
+
+
+_open: set[WebSocket] = set()
+
+
+def connections() -> list[WebSocket]:
+    """The sockets this process has accepted and not yet closed (like ``Server.websockets``)."""
+    return list(_open)
+
+
+class WebSocket:
+    """One WebSocket connection, from handshake to close.
+
+    Args:
+        scope, receive, send: the ASGI triple the server gave the application.
+        path_params: the route's converted parameters (``<int:n>`` arrives as an ``int``).
+        subprotocols: what the route supports, in order of preference, for negotiation.
+        route_name: the route's ``name=``, for logs and metrics.
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        subprotocols: Iterable[str] = (),
+        route_name: str | None = None,
+    ) -> None:
+        if scope["type"] != "websocket":
+            raise RuntimeError(f'Expected scope type "websocket", but got {scope["type"]!r}')
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.path_params: dict[str, Any] = dict(path_params or {})
+        self.supported_subprotocols: tuple[str, ...] = tuple(subprotocols)
+        self.route_name = route_name
+        self.client_state = CONNECTING
+        self.application_state = CONNECTING
+        self.subprotocol: str | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.state = State()
+        conf = get_settings()
+        self.max_message_size: int | None = conf["MAX_MESSAGE_SIZE"]
+        self.idle_timeout: float | None = conf["IDLE_TIMEOUT"]
+        self.dumps, self.loads = jsoncodec.default_codec()
+        self.last_activity = _now()
+        self.messages_received = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._closed: asyncio.Event | None = None
+        self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+
+    # -- handshake data ---------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return str(self.scope["path"])
+
+    @cached_property
+    def query_params(self) -> QueryDict:
+        """The query string as Django's immutable, multi-valued ``QueryDict``."""
+        raw = self.scope.get("query_string", b"")
+        return QueryDict(raw.decode("latin-1") if isinstance(raw, bytes) else raw)
+
+    @cached_property
+    def headers(self) -> CaseInsensitiveMapping:
+        """Request headers by case-insensitive name; repeated headers joined with ``", "``."""
+        merged: dict[str, str] = {}
+        for raw_name, raw_value in self.scope.get("headers", []):
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            merged[name] = f"{merged[name]}, {value}" if name in merged else value
+        return CaseInsensitiveMapping(merged)
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        return parse_cookie(self.headers.get("cookie", ""))
+
+    @property
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return Address(str(client[0]), int(client[1])) if client else None
+
+    @property
+    def user(self) -> AbstractBaseUser | AnonymousUser:
+        """``scope["user"]`` as the auth middleware set it; anonymous when there is none."""
+        user = self.scope.get("user")
+        if user is None:
+            from django.contrib.auth.models import AnonymousUser
+
+            return AnonymousUser()
+        return user  # type: ignore[no-any-return]
+
+    @property
+    def session(self) -> Any:
+        return self.scope.get("session")
+
+    @property
+    def requested_subprotocols(self) -> list[str]:
+        return list(self.scope.get("subprotocols") or [])
+
+    def negotiate_subprotocol(self) -> str | None:
+        """The first protocol the client offered that the route supports, else ``None``."""
+        supported = self.supported_subprotocols
+        for offered in self.requested_subprotocols:
+            if offered in supported:
+                return offered
+        return None
+
+    # -- states -----------------------------------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        return self.application_state is CONNECTED and self.client_state is CONNECTED
+
+    @property
+    def closed(self) -> bool:
+        return self.application_state is DISCONNECTED or self.client_state is DISCONNECTED
+
+    async def wait_closed(self) -> None:
+        """Wait until either side has closed. Something else must be receiving meanwhile."""
+        if self.closed:
+            return
+        if self._closed is None:
+            self._closed = asyncio.Event()
+        await self._closed.wait()
+
+    # -- handshake --------------------------------------------------------------------------
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """Complete the handshake.
+
+        Args:
+            subprotocol: the protocol to select; ``None`` negotiates from the route's list.
+            headers: extra response headers, as a mapping of str or pairs of bytes.
+
+        Raises:
+            InvalidStateError: the connection was already accepted or closed.
+        """
+        if self.client_state is CONNECTING:
+            await self.receive()  # the "websocket.connect" event
+        if self.application_state is not CONNECTING:
+            raise InvalidStateError("accept", self.application_state, CONNECTING)
+        if subprotocol is None:
+            subprotocol = self.negotiate_subprotocol()
+        await self._send(
+            {
+                "type": "websocket.accept",
+                "subprotocol": subprotocol,
+                "headers": _encode_headers(headers),
+            }
+        )
+        self.application_state = CONNECTED
+        self.subprotocol = subprotocol
+        _open.add(self)
+        if self.idle_timeout:
+            self._idle_timer = asyncio.get_running_loop().call_later(
+                self.idle_timeout, self._check_idle
+            )
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close the connection; before accept this rejects the handshake. Idempotent.
+
+        A reason longer than RFC 6455 allows (123 UTF-8 bytes) is cut at a character boundary.
+
+        Raises:
+            ValueError: ``code`` may not be sent in a close frame (RFC 6455 §7.4).
+        """
+        if not is_sendable(code):
+            raise ValueError(f"{code} is not a close code an endpoint may send (RFC 6455 §7.4).")
+        if self.application_state is DISCONNECTED:
+            return
+        reason = _truncate_reason(reason or "")
+        if self.client_state is not DISCONNECTED:
+            await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
+            self.close_code, self.close_reason = int(code), reason
+        self._mark_closed(application=True)
+
+    # -- receiving --------------------------------------------------------------------------
+
+    async def receive(self, timeout: float | None = None) -> Message:
+        """The next raw ASGI event (``websocket.connect``, ``.receive`` or ``.disconnect``).
+
+        Raises:
+            TimeoutError: nothing arrived within ``timeout`` seconds.
+            MessageTooBig: the message is over ``WSAPP["MAX_MESSAGE_SIZE"]``.
+            WebSocketDisconnect: the peer had already gone before this call.
+        """
+        if self.client_state is DISCONNECTED:
+            raise WebSocketDisconnect(
+                self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
+            )
+        while True:
+            if timeout is None:
+                message = await self._receive()
+            else:
+                async with asyncio.timeout(timeout):
+                    message = await self._receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                self.last_activity = _now()
+                self.messages_received += 1
+                if self.max_message_size is not None:
+                    self._check_size(message)
+                return message
+            if kind == "websocket.disconnect":
+                self.close_code = message.get("code", CloseCode.NO_STATUS_RECEIVED)
+                self.close_reason = message.get("reason") or ""
+                self._mark_closed(application=False)
+                return message
+            if kind == "websocket.connect" and self.client_state is CONNECTING:
+                self.client_state = CONNECTED
+                return message
+            if kind == "wsapp.pong":
+                self._resolve_ping(message.get("bytes") or b"")
+                continue
+            raise RuntimeError(
+                f'Expected "websocket.receive" or "websocket.disconnect", but got {kind!r}'
+            )
+
+    async def _receive_data(self, timeout: float | None) -> Message:
+        if self.application_state is CONNECTING:
+            raise InvalidStateError("receive data", CONNECTING, CONNECTED)
+        if self.closed:
+            raise WebSocketDisconnect(
+                self.close_code or CloseCode.NORMAL_CLOSURE, self.close_reason or ""
+            )
+        message = await self.receive(timeout)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(
+                self.close_code or CloseCode.NO_STATUS_RECEIVED, self.close_reason or ""
+            )
+        return message
+
+    async def receive_text(self, timeout: float | None = None) -> str:
+        """The next text message.
+
+        Raises:
+            WebSocketDisconnect: the peer closed the connection.
+            UnsupportedData: a binary frame arrived (uncaught, closes with 1003).
+            TimeoutError: nothing arrived within ``timeout`` seconds.
+        """
+        message = await self._receive_data(timeout)
+        text = message.get("text")
+        if text is None:
+            raise UnsupportedData("Expected a text frame, got a binary frame.")
+        return text  # type: ignore[no-any-return]
+
+    async def receive_bytes(self, timeout: float | None = None) -> bytes:
+        """The next binary message; a text frame raises ``UnsupportedData`` (1003)."""
+        message = await self._receive_data(timeout)
+        data = message.get("bytes")
+        if data is None:
+            raise UnsupportedData("Expected a binary frame, got a text frame.")
+        return data  # type: ignore[no-any-return]
+
+    async def receive_json(
+        self,
+        mode: Literal["text", "binary"] = "text",
+        loads: Callable[[str | bytes], Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """The next message decoded as JSON (from a text frame, or a binary one in ``"binary"`` mode).
+
+        Raises:
+            InvalidPayload: not JSON, or not UTF-8 (uncaught, closes with 1007).
+            UnsupportedData: the frame type does not match ``mode`` (1003).
+        """
+        if mode == "text":
+            raw: str | bytes = await self.receive_text(timeout)
+        elif mode == "binary":
+            raw = await self.receive_bytes(timeout)
+        else:
+            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
+        try:
+            return (loads or self.loads)(raw)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise InvalidPayload(f"Invalid JSON: {exc}") from exc
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Text messages until the peer closes."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Binary messages until the peer closes."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self, mode: Literal["text", "binary"] = "text") -> AsyncIterator[Any]:
+        """Decoded JSON messages until the peer closes."""
+        try:
+            while True:
+                yield await self.receive_json(mode)
+        except WebSocketDisconnect:
+            pass
+
+    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+        """Every message, text as ``str`` and binary as ``bytes``, until the peer closes."""
+        try:
+            while True:
+                message = await self._receive_data(None)
+                text = message.get("text")
+                yield message.get("bytes", b"") if text is None else text
+        except WebSocketDisconnect:
+            pass
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send(self, message: Message | str | bytes) -> None:
+        """Send a raw ASGI event, or a ``str`` as a text frame and ``bytes`` as a binary one.
+
+        Raises:
+            WebSocketDisconnect: the peer is gone.
+            InvalidStateError: not accepted yet (only accept/close may be sent), or closed.
+        """
+        if isinstance(message, str):
+            message = {"type": "websocket.send", "text": message}
+        elif isinstance(message, bytes | bytearray | memoryview):
+            message = {"type": "websocket.send", "bytes": bytes(message)}
+        kind = message["type"]
+        if kind == "websocket.accept":
+            await self.accept(message.get("subprotocol"), message.get("headers"))
+            return
+        if kind == "websocket.close":
+            await self.close(
+                message.get("code", CloseCode.NORMAL_CLOSURE), message.get("reason") or ""
+            )
+            return
+        if kind != "websocket.send":
+            raise RuntimeError(
+                f'Expected "websocket.send", "websocket.accept" or "websocket.close", but got {kind!r}'
+            )
+        await self._send_frame(message)
+
+    async def _send_frame(self, message: Message) -> None:
+        if self.application_state is not CONNECTED:
+            if self.client_state is DISCONNECTED:
+                raise WebSocketDisconnect(
+                    self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
+                )
+            raise InvalidStateError("send", self.application_state, CONNECTED)
+        try:
+            await self._send(message)
+        except OSError as exc:  # uvicorn's ClientDisconnected: the peer went away mid-send
+            self.close_code = CloseCode.ABNORMAL_CLOSURE
+            self._mark_closed(application=False)
+            raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, str(exc)) from exc
+
+    async def send_text(self, data: str) -> None:
+        await self._send_frame({"type": "websocket.send", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._send_frame({"type": "websocket.send", "bytes": data})
+
+    async def send_json(
+        self,
+        data: Any,
+        mode: Literal["text", "binary"] = "text",
+        dumps: Callable[[Any], str] | None = None,
+    ) -> None:
+        """Encode ``data`` as JSON (default codec: ``WSAPP["JSON_DUMPS"]``) and send it."""
+        text = (dumps or self.dumps)(data)
+        if mode == "text":
+            await self._send_frame({"type": "websocket.send", "text": text})
+        elif mode == "binary":
+            await self._send_frame({"type": "websocket.send", "bytes": text.encode()})
+        else:
+            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
+
+    async def ping(self, data: bytes = b"", timeout: float | None = None) -> float:
+        """Send a protocol-level ping and return the round trip in seconds.
+
+        The pong arrives through ``receive()``, so something must be receiving meanwhile.
+
+        Raises:
+            NotSupported: the server does not offer pings (run under ``manage.py serve``).
+            TimeoutError: no pong within ``timeout`` seconds.
+        """
+        if PING_EXTENSION not in (self.scope.get("extensions") or {}):
+            raise NotSupported(
+                "This server offers no protocol-level ping; run it with `manage.py serve`."
+            )
+        payload = bytes(data) or os.urandom(4)
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._pings[payload] = (_now(), waiter)
+        try:
+            await self._send_frame({"type": "wsapp.ping", "bytes": payload})
+            async with asyncio.timeout(timeout):
+                return await waiter
+        finally:
+            self._pings.pop(payload, None)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _check_size(self, message: Message) -> None:
+        limit = self.max_message_size
+        assert limit is not None
+        text = message.get("text")
+        if text is not None:
+            # A str of n characters is n to 4n UTF-8 bytes: encode only when that is undecided.
+            size = len(text) if len(text) > limit or len(text) * 4 <= limit else len(text.encode())
+        else:
+            size = len(message.get("bytes") or b"")
+        if size > limit:
+            raise MessageTooBig(f"Message of {size} bytes is over the limit of {limit}.")
+
+    def _resolve_ping(self, payload: bytes) -> None:
+        entry = self._pings.pop(payload, None)
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(_now() - entry[0])
+
+    def _check_idle(self) -> None:
+        """Close with 1001 after ``IDLE_TIMEOUT`` seconds without an incoming frame."""
+        self._idle_timer = None
+        if self.closed or not self.idle_timeout:
+            return
+        remaining = self.last_activity + self.idle_timeout - _now()
+        loop = asyncio.get_running_loop()
+        if remaining > 0:
+            self._idle_timer = loop.call_later(remaining, self._check_idle)
+            return
+        loop.create_task(self.close(CloseCode.GOING_AWAY, "idle timeout"))
+
+    def _mark_closed(self, *, application: bool) -> None:
+        self.application_state = DISCONNECTED
+        if not application:
+            self.client_state = DISCONNECTED
+        _open.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._closed is not None:
+            self._closed.set()
+        for _, waiter in self._pings.values():
+            if not waiter.done():
+                waiter.set_exception(
+                    WebSocketDisconnect(self.close_code or CloseCode.ABNORMAL_CLOSURE)
+                )
+
+    def __repr__(self) -> str:
+        return (
+            f"<WebSocket {self.path} client={self.client_state.name} "
+            f"application={self.application_state.name}>"
+        )
+
+
+def _encode_headers(
+    headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None,
+) -> list[tuple[bytes, bytes]]:
+    if not headers:
+        return []
+    if isinstance(headers, Mapping):
+        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return [(bytes(k), bytes(v)) for k, v in headers]
+
+
+def _truncate_reason(reason: str) -> str:
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[:MAX_CLOSE_REASON_BYTES].decode("utf-8", errors="ignore")

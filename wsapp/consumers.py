@@ -1,0 +1,191 @@
+"""``Consumer``: class-based handlers for JSON protocols whose messages carry a ``type``.
+
+Dispatch is a dict from event type to method name, built once per class from methods marked
+``@event("chat.message")``. Only those are reachable from a client: nothing else on the class —
+not ``disconnect``, not a helper, not a channel-layer handler — can be named by a frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Literal, TypeVar
+
+from wsapp.codes import CloseCode
+from wsapp.conf import get_settings
+from wsapp.connection import CONNECTED, WebSocket
+from wsapp.endpoints import close_for, close_quietly
+from wsapp.exceptions import (
+    BadRequest,
+    CloseConnection,
+    InvalidMessage,
+    UnsupportedData,
+    WebSocketDisconnect,
+)
+
+__all__ = ["Consumer", "event"]
+
+logger = logging.getLogger("wsapp")
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
+
+
+def event(type: str) -> Callable[[F], F]:  # noqa: A002 - "type" is the protocol's word
+    """Register the decorated method as the handler of client messages of this ``type``.
+
+    Raises:
+        ValueError: ``type`` is not a dotted name of at most 100 characters.
+    """
+    if not isinstance(type, str) or not _EVENT_TYPE.match(type):
+        raise ValueError(f"{type!r} is not a valid event type (e.g. 'chat.message').")
+
+    def register(method: F) -> F:
+        method._wsapp_event = type  # type: ignore[attr-defined]
+        return method
+
+    return register
+
+
+class Consumer:
+    """A connection handled by a class: ``connect``, events by ``type``, ``disconnect``.
+
+    Override ``connect()`` to refuse (raise ``wsapp.exceptions.PermissionDenied`` etc.) or to
+    accept with a chosen subprotocol; register events with ``@event``. ``self.ws`` is the
+    connection, the same ``WebSocket`` an ``async def`` handler gets.
+    """
+
+    #: Subprotocols the route supports when ``path()`` names none.
+    subprotocols: ClassVar[tuple[str, ...] | list[str]] = ()
+    #: ``"text"`` or ``"binary"`` JSON frames.
+    json_mode: ClassVar[Literal["text", "binary"]] = "text"
+    #: Close with 1011 when an event handler raises (``None``: ``WSAPP["CLOSE_ON_HANDLER_ERROR"]``).
+    close_on_error: ClassVar[bool | None] = None
+    _events: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        events: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                event_type = getattr(value, "_wsapp_event", None)
+                if event_type is not None:
+                    events[event_type] = name
+        cls._events = events
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.scope = ws.scope
+        self._invalid_in_a_row = 0
+
+    # -- lifecycle, for subclasses ----------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Accept, negotiating the subprotocol. Raise a ``Reject`` subclass to refuse."""
+        await self.ws.accept()
+
+    async def disconnect(self, code: int) -> None:
+        """Called once the connection is over, with the close code, whoever closed it."""
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, dispatch messages until the connection ends, then ``disconnect()``."""
+        await self.connect()
+        if self.ws.application_state is not CONNECTED:
+            return
+        try:
+            await self.receive_loop()
+        except WebSocketDisconnect:
+            pass
+        except CloseConnection as exc:
+            await close_for(self.ws, exc)
+        except Exception:
+            logger.exception(
+                "Unhandled exception in %s for %s", type(self).__qualname__, self.ws.path
+            )
+            await close_quietly(self.ws, CloseCode.INTERNAL_ERROR, "Internal error.")
+        finally:
+            code = self.ws.close_code
+            await self.disconnect(CloseCode.ABNORMAL_CLOSURE if code is None else code)
+
+    async def receive_loop(self) -> None:
+        receive = self.ws.receive
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is not None:
+                await self.receive_text(text)
+            else:
+                await self.receive_bytes(message.get("bytes") or b"")
+
+    async def receive_text(self, text: str) -> None:
+        """A text frame: JSON with a ``type``, in text mode. Override for other protocols."""
+        if self.json_mode != "text":
+            raise UnsupportedData("This endpoint takes binary JSON frames.")
+        await self.receive_raw_json(text)
+
+    async def receive_bytes(self, data: bytes) -> None:
+        """A binary frame: JSON in binary mode, else unsupported (closes 1003)."""
+        if self.json_mode != "binary":
+            raise UnsupportedData("This endpoint takes JSON text frames.")
+        await self.receive_raw_json(data)
+
+    async def receive_raw_json(self, raw: str | bytes) -> None:
+        try:
+            content = self.ws.loads(raw)
+        except ValueError as exc:
+            await self.reject_message("invalid_json", f"Invalid JSON: {exc}")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.reject_message("invalid_message", 'Expected a JSON object with a "type".')
+            return
+        await self.dispatch(content)
+
+    async def dispatch(self, content: dict[str, Any]) -> None:
+        """Call the ``@event`` method registered for ``content["type"]``."""
+        name = self._events.get(content["type"])
+        if name is None:
+            await self.reject_message("unknown_type", f"Unknown message type {content['type']!r}.")
+            return
+        try:
+            await getattr(self, name)(content)
+        except InvalidMessage as exc:
+            await self.reject_message(exc.error_code, exc.message)
+            return
+        except (CloseConnection, WebSocketDisconnect):
+            raise
+        except Exception:
+            logger.exception("Error handling %r in %s", content["type"], type(self).__qualname__)
+            if self._close_on_error():
+                raise
+            await self.send_error("internal_error", "The server failed to handle this message.")
+            return
+        self._invalid_in_a_row = 0
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send_json(self, data: Any) -> None:
+        await self.ws.send_json(data, mode=self.json_mode)
+
+    async def send_error(self, code: str, message: str) -> None:
+        """Answer one message with DESIGN.md's ``error`` frame; the connection stays open."""
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def reject_message(self, code: str, message: str) -> None:
+        """An ``error`` frame for a malformed message; too many in a row close with 4400."""
+        self._invalid_in_a_row += 1
+        await self.send_error(code, message)
+        if self._invalid_in_a_row >= get_settings()["MAX_INVALID_FRAMES"]:
+            raise BadRequest(f"{self._invalid_in_a_row} malformed messages in a row.")
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        await self.ws.close(code, reason)
+
+    def _close_on_error(self) -> bool:
+        if self.close_on_error is not None:
+            return self.close_on_error
+        return bool(get_settings()["CLOSE_ON_HANDLER_ERROR"])

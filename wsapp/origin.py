@@ -1,0 +1,72 @@
+"""The Origin check at the handshake: channels' validator, with wsapp's list and policy.
+
+Allowed origins come from ``WSAPP["ALLOWED_ORIGINS"]`` or, by default, ``ALLOWED_HOSTS`` (as
+channels' ``AllowedHostsOriginValidator``). Unlike channels, a handshake with no Origin header —
+a script, a mobile app, another service; browsers always send one — is let through unless
+``WSAPP["REQUIRE_ORIGIN"]`` is set: Origin protects browsers' cookies, not the server.
+A refused origin is refused at the handshake (403), never accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import ParseResult
+
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+
+from wsapp.conf import get_settings
+from wsapp.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger("wsapp")
+
+_DEBUG_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+
+
+def allowed_origins() -> list[str]:
+    """The origin patterns in force, in channels' ``OriginValidator`` syntax."""
+    configured = get_settings()["ALLOWED_ORIGINS"]
+    if configured is not None:
+        return list(configured)
+    hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not hosts:
+        hosts = _DEBUG_HOSTS  # what Django's own host validation allows in DEBUG
+    return hosts
+
+
+class OriginCheck(OriginValidator):  # type: ignore[misc]
+    """Refuse handshakes from origins that are not allowed."""
+
+    def __init__(self, application: ASGIApp) -> None:
+        self.application = application
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return allowed_origins()
+
+    def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
+        if parsed_origin is None:
+            return not get_settings()["REQUIRE_ORIGIN"]
+        return bool(self.validate_origin(parsed_origin))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        origin = dict(scope.get("headers", [])).get(b"origin")
+        if not self.valid_origin(_parse(origin)):
+            logger.warning(
+                "Refused websocket handshake from origin %r to %s", origin, scope["path"]
+            )
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            return None
+        return await self.application(scope, receive, send)
+
+
+def _parse(origin: bytes | None) -> ParseResult | None:
+    from urllib.parse import urlparse
+
+    if origin is None:
+        return None
+    try:
+        return urlparse(origin.decode("latin-1"))
+    except ValueError:
+        return urlparse("invalid://")

@@ -1,0 +1,291 @@
+"""In-process websocket clients for tests: an async one, and a synchronous one built on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from wsapp import jsoncodec
+from wsapp.codes import CloseCode
+from wsapp.exceptions import WebSocketDisconnect
+from wsapp.types import ASGIApp, Message
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 5.0
+
+
+class HandshakeRejected(WebSocketDisconnect):
+    """The application closed the connection before accepting it (a 403 under a real server)."""
+
+
+def _default_app() -> ASGIApp:
+    from wsapp.asgi import websocket_application
+
+    return websocket_application()
+
+
+class AsyncWebSocketSession:
+    """One connection from the test to the application, driven by ``await`` calls."""
+
+    def __init__(self, app: ASGIApp, scope: dict[str, Any], timeout: float) -> None:
+        self.app = app
+        self.scope = scope
+        self.timeout = timeout
+        self.subprotocol: str | None = None
+        self.accept_headers: list[tuple[bytes, bytes]] = []
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._to_app: asyncio.Queue[Message] = asyncio.Queue()
+        self._from_app: asyncio.Queue[Message] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> AsyncWebSocketSession:
+        """Run the handshake.
+
+        Raises:
+            HandshakeRejected: the application refused it (with the code it sent).
+        """
+        self._task = asyncio.create_task(self.app(self.scope, self._to_app.get, self._from_app.put))
+        await self._to_app.put({"type": "websocket.connect"})
+        message = await self._next()
+        if message["type"] == "websocket.close":
+            self.close_code = message.get("code", CloseCode.NORMAL_CLOSURE)
+            self.close_reason = message.get("reason") or ""
+            await self._finish()
+            raise HandshakeRejected(self.close_code, self.close_reason)
+        if message["type"] != "websocket.accept":
+            raise RuntimeError(f'Expected "websocket.accept", but got {message["type"]!r}')
+        self.subprotocol = message.get("subprotocol")
+        self.accept_headers = list(message.get("headers") or [])
+        return self
+
+    async def __aenter__(self) -> AsyncWebSocketSession:
+        return self if self._task else await self.connect()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def send_text(self, data: str) -> None:
+        await self._to_app.put({"type": "websocket.receive", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._to_app.put({"type": "websocket.receive", "bytes": data})
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        text = jsoncodec.dumps(data)
+        await (self.send_text(text) if mode == "text" else self.send_bytes(text.encode()))
+
+    async def receive(self, timeout: float | None = None) -> Message:
+        """The next ``websocket.send`` event.
+
+        Raises:
+            WebSocketDisconnect: the application closed the connection (code and reason set).
+            TimeoutError: nothing within ``timeout`` (default: the client's).
+        """
+        if self.close_code is not None:
+            raise WebSocketDisconnect(self.close_code, self.close_reason or "")
+        message = await self._next(timeout)
+        if message["type"] == "websocket.close":
+            self.close_code = message.get("code", CloseCode.NORMAL_CLOSURE)
+            self.close_reason = message.get("reason") or ""
+            await self._to_app.put({"type": "websocket.disconnect", "code": self.close_code})
+            raise WebSocketDisconnect(self.close_code, self.close_reason)
+        return message
+
+    async def receive_text(self, timeout: float | None = None) -> str:
+        message = await self.receive(timeout)
+        if message.get("text") is None:
+            raise AssertionError(f"Expected a text frame, got {message!r}")
+        return message["text"]  # type: ignore[no-any-return]
+
+    async def receive_bytes(self, timeout: float | None = None) -> bytes:
+        message = await self.receive(timeout)
+        if message.get("bytes") is None:
+            raise AssertionError(f"Expected a binary frame, got {message!r}")
+        return message["bytes"]  # type: ignore[no-any-return]
+
+    async def receive_json(self, timeout: float | None = None, mode: str = "text") -> Any:
+        raw = await (self.receive_text(timeout) if mode == "text" else self.receive_bytes(timeout))
+        return jsoncodec.loads(raw)
+
+    async def receive_nothing(self, timeout: float = 0.1) -> bool:
+        """Whether the application stays silent for ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._from_app.get()), timeout)
+        except TimeoutError:
+            return True
+        return False
+
+    async def wait_closed(self, timeout: float | None = None) -> tuple[int, str]:
+        """Read until the application closes; return its ``(code, reason)``."""
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await self.receive(timeout)
+        assert self.close_code is not None
+        return self.close_code, self.close_reason or ""
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Disconnect from the client side and let the application finish."""
+        if self._task is None or self._task.done():
+            await self._finish()
+            return
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+            await self._to_app.put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        await self._finish()
+
+    async def _next(self, timeout: float | None = None) -> Message:
+        assert self._task is not None
+        getter = asyncio.ensure_future(self._from_app.get())
+        done, _ = await asyncio.wait(
+            {getter, self._task},
+            timeout=timeout or self.timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self._task in done:
+            self._task.result()  # re-raise what the application raised
+            raise RuntimeError("The application returned without closing the connection.")
+        raise TimeoutError("The application sent nothing in time.")
+
+    async def _finish(self) -> None:
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._task, self.timeout)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            raise
+
+
+class AsyncWebSocketClient:
+    """Opens in-process connections to an ASGI app (the project's websocket stack by default)."""
+
+    def __init__(self, app: ASGIApp | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.app = app or _default_app()
+        self.timeout = timeout
+
+    def websocket_connect(
+        self,
+        path: str,
+        *,
+        subprotocols: Iterable[str] = (),
+        headers: Mapping[str, str] | None = None,
+        user: Any = None,
+        client: tuple[str, int] = ("127.0.0.1", 50000),
+        extensions: Mapping[str, Any] | None = None,
+    ) -> AsyncWebSocketSession:
+        """A session for ``path`` (query string allowed); ``async with`` it, or ``await .connect()``."""
+        parts = urlsplit(path)
+        raw_headers = [(b"host", b"testserver")]
+        raw_headers += [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
+        protocols = list(subprotocols)
+        if protocols:
+            raw_headers.append((b"sec-websocket-protocol", ", ".join(protocols).encode()))
+        scope: dict[str, Any] = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "scheme": "ws",
+            "path": parts.path,
+            "raw_path": parts.path.encode(),
+            "root_path": "",
+            "query_string": parts.query.encode(),
+            "headers": raw_headers,
+            "client": list(client),
+            "server": ["testserver", 80],
+            "subprotocols": protocols,
+            "extensions": dict(extensions or {}),
+        }
+        if user is not None:
+            scope["user"] = user
+        return AsyncWebSocketSession(self.app, scope, self.timeout)
+
+
+class _LoopThread:
+    """An event loop on a daemon thread, so synchronous tests can drive async sessions."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="wsapp-test-loop", daemon=True
+        )
+        self.thread.start()
+
+    def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        async def runner() -> T:
+            return await make()
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(runner(), self.loop)
+        return future.result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+class WebSocketTestSession:
+    """The synchronous twin of :class:`AsyncWebSocketSession`; same methods, no ``await``."""
+
+    def __init__(self, session: AsyncWebSocketSession, runner: _LoopThread) -> None:
+        self._session = session
+        self._runner = runner
+
+    def __enter__(self) -> WebSocketTestSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._session, name)
+        if not callable(attr) or not asyncio.iscoroutinefunction(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._runner.call(lambda: attr(*args, **kwargs))
+
+        return call
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        try:
+            self._runner.call(lambda: self._session.close(code, reason))
+        finally:
+            self._runner.stop()
+
+
+class WebSocketTestClient:
+    """A synchronous client in the spirit of Starlette's ``TestClient``.
+
+    ``websocket_connect()`` raises :class:`HandshakeRejected` when the application refuses the
+    handshake; otherwise it returns a session to use as a context manager.
+    """
+
+    def __init__(self, app: ASGIApp | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._client = AsyncWebSocketClient(app, timeout=timeout)
+
+    def websocket_connect(self, path: str, **options: Any) -> WebSocketTestSession:
+        runner = _LoopThread()
+        session = self._client.websocket_connect(path, **options)
+        try:
+            runner.call(session.connect)
+        except BaseException:
+            runner.stop()
+            raise
+        return WebSocketTestSession(session, runner)
+
+    @contextlib.contextmanager
+    def connect(self, path: str, **options: Any) -> Iterator[WebSocketTestSession]:
+        with self.websocket_connect(path, **options) as session:
+            yield session
