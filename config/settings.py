@@ -84,10 +84,16 @@ DATABASES = {
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
+    # channels_redis, with wsapp's pool that waits instead of failing under churn, and hub
+    # channels sized for a whole process's room traffic (see README, "Scaling out").
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": "wsapp.layers.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "max_connections": 200}],
+                "capacity": 1000,
+                "channel_capacity": {"wsapp.hub*": 100_000},
+            },
         }
     }
 else:
@@ -109,6 +115,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The demo pages' stylesheet and scripts; wsapp's own client ships inside the app (wsapp/static/).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from tests.e2e.servers import free_port, port_accepts
+from wsapp.rooms.hub import stop_hub
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
+
+# The multi-process fixtures (a shared PostgreSQL or SQLite-WAL database) for tests/e2e.
+pytest_plugins = ["tests.e2e.cluster"]
 
 
 @pytest.fixture
@@ -39,3 +48,69 @@ async def communicator() -> AsyncIterator[Callable[..., Awaitable[AsyncWebSocket
     yield connect
     for session in opened:
         await session.close()
+    await stop_hub()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private ``redis-server`` on a free port for this test session.
+
+    Without the binary the test skips loudly — except under CI (``CI=true``), where a missing
+    ``redis-server`` is a failure, never a silent skip.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
+    )
+    deadline = time.monotonic() + 10
+    while not port_accepts("127.0.0.1", port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"redis-server did not start: {(workdir / 'redis.log').read_text()}")
+        time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_layer(redis_url: str, settings: Any) -> Iterator[str]:
+    """Point ``CHANNEL_LAYERS`` at the private Redis (wsapp's layer); flushed on teardown."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import channel_layers, get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": redis_layer_settings(redis_url)}
+    channel_layers.backends = {}
+    yield redis_url
+    layer = get_channel_layer()
+    async_to_sync(layer.flush)()
+    channel_layers.backends = {}
+
+
+def redis_layer_settings(url: str) -> dict[str, Any]:
+    from wsapp.layers import redis_layer_config
+
+    return redis_layer_config(url)

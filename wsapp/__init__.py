@@ -12,18 +12,24 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Consumer",
+    "RoomConsumer",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketState",
     "CloseCode",
     "connections",
     "event",
+    "login_required",
+    "permission_required",
     "__version__",
 ]
 
 _LAZY = {
     "Consumer": "wsapp.consumers",
     "event": "wsapp.consumers",
+    "RoomConsumer": "wsapp.rooms.consumer",
+    "login_required": "wsapp.access",
+    "permission_required": "wsapp.access",
     "WebSocket": "wsapp.connection",
     "WebSocketState": "wsapp.connection",
     "connections": "wsapp.connection",
@@ -32,10 +38,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from wsapp.access import login_required, permission_required
     from wsapp.codes import CloseCode
     from wsapp.connection import WebSocket, WebSocketState, connections
     from wsapp.consumers import Consumer, event
     from wsapp.exceptions import WebSocketDisconnect
+    from wsapp.rooms.consumer import RoomConsumer
 
 
 def __getattr__(name: str) -> Any:

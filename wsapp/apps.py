@@ -9,4 +9,9 @@ class WsappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from wsapp import checks  # noqa: F401  (registers the system checks)
+        from wsapp import checks, revocation, tracking
+
+        checks.register()
+
+        tracking.install()
+        revocation.connect_receivers()

@@ -1,6 +1,7 @@
 """``get_asgi_application()``: Django for HTTP, wsapp's stack for websockets, in one call.
 
-websocket → OriginCheck → SessionAuthStack (channels' AuthMiddlewareStack: session → scope["user"]) → Router
+websocket → OriginCheck → TokenAuthMiddleware (signed token → scope["user"])
+          → SessionAuthStack (channels' AuthMiddlewareStack: session → scope["user"]) → Router
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def get_asgi_application(*, http: ASGIApp | None = None) -> Any:
 
 def websocket_application(router: ASGIApp | None = None) -> ASGIApp:
     """The websocket half of the stack, around ``router`` (the project's table by default)."""
-    from wsapp.auth import SessionAuthStack
+    from wsapp.auth import SessionAuthStack, TokenAuthMiddleware
     from wsapp.origin import OriginCheck
     from wsapp.routing import Router
 
-    return OriginCheck(SessionAuthStack(router or Router()))
+    # Origin first: a foreign page is refused before any credential is even looked at.
+    return OriginCheck(TokenAuthMiddleware(SessionAuthStack(router or Router())))

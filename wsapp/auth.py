@@ -1,18 +1,43 @@
-"""Who is connecting: Django's session, through channels' own auth middleware.
+"""Who is connecting: a signed token, else Django's session through channels' own middleware.
+
+``TokenAuthMiddleware`` looks for a token (see :mod:`wsapp.tokens`) in, in this order: a
+``Sec-WebSocket-Protocol`` entry ``wsapp.token.<token>``, an ``Authorization: Bearer <token>``
+header, a ``?token=`` query parameter. A valid one sets ``scope["user"]``; an invalid one sets
+``scope["auth_error"]``, and :mod:`wsapp.access` closes the connection with 4401 — a client that
+presented a credential is told it failed, never served silently as anonymous (or as whoever the
+cookie names).
 
 ``SessionAuthMiddleware`` is channels' ``AuthMiddleware`` with one change: a user that an outer
-layer has already established (a signed token, the test client) is kept, not overwritten by the
+layer has already established (a token, the test client) is kept, not overwritten by the
 anonymous user of a cookie-less session.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from channels.auth import AuthMiddleware, UserLazyObject, get_user
+from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
 
-from wsapp.types import ASGIApp, Scope
+from wsapp.exceptions import InvalidToken
+from wsapp.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "TOKEN_SUBPROTOCOL",
+    "TOKEN_SUBPROTOCOL_PREFIX",
+    "SessionAuthMiddleware",
+    "SessionAuthStack",
+    "TokenAuthMiddleware",
+]
+
+#: A client offers ``wsapp.token.<token>`` as a subprotocol to send its token in a header.
+TOKEN_SUBPROTOCOL_PREFIX = "wsapp.token."
+#: Offered alongside, it is what the server selects when the route negotiates nothing: browsers
+#: fail a handshake where they offered protocols and the server chose none, and the token entry
+#: itself must never be echoed back.
+TOKEN_SUBPROTOCOL = "wsapp.token"
 
 
 class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
@@ -20,10 +45,118 @@ class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
 
     async def resolve_scope(self, scope: Scope) -> None:
         user = scope["user"]
-        if isinstance(user, UserLazyObject):
-            user._wrapped = await get_user(scope)
+        if not isinstance(user, UserLazyObject):
+            return
+        session = scope.get("session")
+        if session is not None and not session.session_key:
+            # No session cookie: anonymous, without a hop to the database thread pool (the
+            # common case for scripts, and the hot path of every benchmark).
+            from django.contrib.auth.models import AnonymousUser
+
+            user._wrapped = AnonymousUser()
+            return
+        user._wrapped = await get_user(scope)
 
 
 def SessionAuthStack(inner: ASGIApp) -> Any:  # noqa: N802 - mirrors channels' AuthMiddlewareStack
     """Cookies → session → user, around ``inner``."""
     return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(inner)))
+
+
+class TokenAuthMiddleware:
+    """Authenticate a websocket by a signed token, if the client presented one.
+
+    Stateless: everything it learns goes into a copy of the scope. Put it outside the session
+    stack, which keeps the user it sets.
+    """
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.inner(scope, receive, send)
+            return
+        scope = dict(scope)
+        token, offered_marker = _take_token(scope)
+        if token is None:
+            await self.inner(scope, receive, send)
+            return
+        try:
+            scope["user"] = await database_sync_to_async(_check_token)(token)
+        except InvalidToken as exc:
+            from django.contrib.auth.models import AnonymousUser
+
+            # Neither the token's user nor the cookie's: the access check closes with 4401.
+            scope["user"] = AnonymousUser()
+            scope["auth_error"] = exc.reason
+        else:
+            scope["auth_method"] = "token"
+        if offered_marker:
+            send = _select_marker_by_default(send)
+        await self.inner(scope, receive, send)
+
+
+def _check_token(token: str) -> Any:
+    from wsapp.tokens import check_token
+
+    return check_token(token)
+
+
+def _take_token(scope: Scope) -> tuple[str | None, bool]:
+    """Find the token in its carriers, in order, and take the subprotocol one out of ``scope``.
+
+    Returns the token (``None`` when there is none) and whether the client offered the bare
+    ``wsapp.token`` marker beside a token entry.
+    """
+    offered = list(scope.get("subprotocols") or ())
+    if any(p.startswith(TOKEN_SUBPROTOCOL_PREFIX) for p in offered):
+        tokens = [p[len(TOKEN_SUBPROTOCOL_PREFIX) :] for p in offered if _is_token_entry(p)]
+        scope["subprotocols"] = [p for p in offered if not _is_token_entry(p)]
+        scope["headers"] = _without_token_entries(scope.get("headers") or [])
+        marker = TOKEN_SUBPROTOCOL in scope["subprotocols"]
+        if marker:
+            scope["subprotocols"].remove(TOKEN_SUBPROTOCOL)
+        return tokens[0], marker
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer":
+                return credentials.strip(), False
+    query = scope.get("query_string") or b""
+    if b"token=" in query:  # cheap test before parsing: most connections carry no token
+        text = query.decode("latin-1") if isinstance(query, bytes) else query
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            if key == "token":
+                return value, False
+    return None, False
+
+
+def _is_token_entry(protocol: str) -> bool:
+    return protocol.startswith(TOKEN_SUBPROTOCOL_PREFIX)
+
+
+def _without_token_entries(headers: Any) -> list[tuple[bytes, bytes]]:
+    """The headers with the token left out of ``Sec-WebSocket-Protocol``, so a handler that
+    logs its headers does not log a credential."""
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        if name.lower() == b"sec-websocket-protocol":
+            entries = [p.strip() for p in value.decode("latin-1").split(",")]
+            entries = [p for p in entries if p and not _is_token_entry(p)]
+            if not entries:
+                continue
+            value = ", ".join(entries).encode("latin-1")
+        kept.append((name, value))
+    return kept
+
+
+def _select_marker_by_default(send: Send) -> Send:
+    """Wrap ``send`` so an accept that selects no subprotocol selects the ``wsapp.token`` marker."""
+
+    async def send_with_marker(message: Message) -> None:
+        if message["type"] == "websocket.accept" and not message.get("subprotocol"):
+            message = {**message, "subprotocol": TOKEN_SUBPROTOCOL}
+        await send(message)
+
+    return send_with_marker

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning
+from django.core.checks import register as register_check
 
 from wsapp.conf import DEFAULTS, get_settings, parse_rate
 
@@ -80,7 +81,6 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-@register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     raw = getattr(settings, "WSAPP", {})
@@ -106,10 +106,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return errors
 
 
-@register(Tags.urls)
 def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from wsapp.routing import load_urlpatterns
 
+    if not isinstance(getattr(settings, "WSAPP", {}), dict):
+        return []  # check_settings reports it (E004); get_settings() cannot read it
     dotted = get_settings()["ROUTING"]
     if not dotted:
         return [
@@ -132,7 +133,6 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return []
 
 
-@register(Tags.compatibility)
 def check_channel_layers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     if "default" not in layers:
@@ -152,3 +152,10 @@ def check_channel_layers(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         ]
     return []
+
+
+def register() -> None:
+    """Register wsapp's checks with Django (from ``WsappConfig.ready()``)."""
+    register_check(check_settings, Tags.compatibility)
+    register_check(check_routing, Tags.urls)
+    register_check(check_channel_layers, Tags.compatibility)

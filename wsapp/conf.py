@@ -99,7 +99,7 @@ def parse_rate(value: str) -> tuple[float, float]:
         ValueError: the text is not a rate; the message shows the accepted forms.
     """
     match = _RATE.match(value) if isinstance(value, str) else None
-    if match is None or int(match.group(1)) == 0:
+    if match is None or int(match.group(1)) == 0 or int(match.group(3) or 1) == 0:
         raise ValueError(
             f"{value!r} is not a rate; use 'N/s', 'N/m' or 'N/h', optionally with 'burst B'."
         )

@@ -11,7 +11,7 @@ import asyncio
 import enum
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -19,7 +19,7 @@ from django.http import QueryDict
 from django.http.cookie import parse_cookie
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from wsapp import jsoncodec
+from wsapp import jsoncodec, limits
 from wsapp.codes import CloseCode, is_sendable
 from wsapp.conf import get_settings
 from wsapp.exceptions import (
@@ -69,6 +69,13 @@ class State:
 
 
 _open: set[WebSocket] = set()
+_closing: set[asyncio.Task[None]] = set()
+
+#: Awaited after every accept (the hub registers users, enforces per-user caps); may raise a
+#: ``Reject`` to close the new connection with its code.
+accept_hooks: list[Callable[[WebSocket], Awaitable[None]]] = []
+#: Called (synchronously) once a connection is closed by either side.
+close_hooks: list[Callable[[WebSocket], None]] = []
 
 
 def connections() -> list[WebSocket]:
@@ -113,12 +120,20 @@ class WebSocket:
         conf = get_settings()
         self.max_message_size: int | None = conf["MAX_MESSAGE_SIZE"]
         self.idle_timeout: float | None = conf["IDLE_TIMEOUT"]
+        self.rate_limiter: limits.RateLimiter | None = limits.connection_limiter(conf)
+        #: Set at accept for an authenticated user when ``RATE_LIMIT_PER_USER`` is on.
+        self.user_rate_limit: limits.UserRateLimit | None = None
         self.dumps, self.loads = jsoncodec.default_codec()
         self.last_activity = _now()
         self.messages_received = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+
+    @cached_property
+    def id(self) -> str:
+        """A random id, unique across processes (to exclude a sender from a broadcast)."""
+        return os.urandom(8).hex()
 
     # -- handshake data ---------------------------------------------------------------------
 
@@ -209,9 +224,15 @@ class WebSocket:
 
         Raises:
             InvalidStateError: the connection was already accepted or closed.
+            WebSocketDisconnect: the client left before the handshake completed.
         """
         if self.client_state is CONNECTING:
             await self.receive()  # the "websocket.connect" event
+        if self.client_state is DISCONNECTED and self.application_state is not CONNECTED:
+            # The client gave up during the handshake: its going is not the handler's bug.
+            raise WebSocketDisconnect(
+                self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
+            )
         if self.application_state is not CONNECTING:
             raise InvalidStateError("accept", self.application_state, CONNECTING)
         if subprotocol is None:
@@ -226,6 +247,8 @@ class WebSocket:
         self.application_state = CONNECTED
         self.subprotocol = subprotocol
         _open.add(self)
+        for hook in accept_hooks:
+            await hook(self)
         if self.idle_timeout:
             self._idle_timer = asyncio.get_running_loop().call_later(
                 self.idle_timeout, self._check_idle
@@ -257,6 +280,8 @@ class WebSocket:
         Raises:
             TimeoutError: nothing arrived within ``timeout`` seconds.
             MessageTooBig: the message is over ``WSAPP["MAX_MESSAGE_SIZE"]``.
+            RateLimited: over ``WSAPP["RATE_LIMIT"]`` for longer than its grace (4429); within
+                the grace, frames over the limit are dropped and answered with an error frame.
             WebSocketDisconnect: the peer had already gone before this call.
         """
         if self.client_state is DISCONNECTED:
@@ -271,10 +296,18 @@ class WebSocket:
                     message = await self._receive()
             kind = message["type"]
             if kind == "websocket.receive":
-                self.last_activity = _now()
+                self.last_activity = now = _now()
                 self.messages_received += 1
                 if self.max_message_size is not None:
                     self._check_size(message)
+                if (self.rate_limiter is not None and not self.rate_limiter.allow(now)) or (
+                    self.user_rate_limit is not None and not await self.user_rate_limit.allow(now)
+                ):
+                    if self.application_state is CONNECTED:
+                        await self._send_frame(
+                            {"type": "websocket.send", "text": limits.RATE_LIMITED_FRAME}
+                        )
+                    continue
                 return message
             if kind == "websocket.disconnect":
                 self.close_code = message.get("code", CloseCode.NO_STATUS_RECEIVED)
@@ -499,13 +532,18 @@ class WebSocket:
         if remaining > 0:
             self._idle_timer = loop.call_later(remaining, self._check_idle)
             return
-        loop.create_task(self.close(CloseCode.GOING_AWAY, "idle timeout"))
+        task = loop.create_task(self.close(CloseCode.GOING_AWAY, "idle timeout"))
+        _closing.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(_closing.discard)
 
     def _mark_closed(self, *, application: bool) -> None:
         self.application_state = DISCONNECTED
         if not application:
             self.client_state = DISCONNECTED
-        _open.discard(self)
+        if self in _open:
+            _open.discard(self)
+            for hook in close_hooks:
+                hook(self)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None

@@ -62,6 +62,10 @@ class Consumer:
     json_mode: ClassVar[Literal["text", "binary"]] = "text"
     #: Close with 1011 when an event handler raises (``None``: ``WSAPP["CLOSE_ON_HANDLER_ERROR"]``).
     close_on_error: ClassVar[bool | None] = None
+    #: Refuse anonymous users with 4401 before ``connect()`` runs (see :mod:`wsapp.access`).
+    login_required: ClassVar[bool] = False
+    #: ``"app_label.codename"`` or a list of them; without every one → 4403. Implies a login.
+    permission_required: ClassVar[str | list[str] | tuple[str, ...] | None] = None
     _events: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -91,7 +95,11 @@ class Consumer:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Connect, dispatch messages until the connection ends, then ``disconnect()``."""
+        """Connect, dispatch messages until the connection ends, then ``disconnect()``.
+
+        ``disconnect()`` runs for every connection that was accepted; one refused in
+        ``connect()`` never started, so there is nothing to tear down.
+        """
         await self.connect()
         if self.ws.application_state is not CONNECTED:
             return
@@ -159,9 +167,9 @@ class Consumer:
         except (CloseConnection, WebSocketDisconnect):
             raise
         except Exception:
-            logger.exception("Error handling %r in %s", content["type"], type(self).__qualname__)
             if self._close_on_error():
-                raise
+                raise  # run() logs it once, with its traceback, and closes with 1011
+            logger.exception("Error handling %r in %s", content["type"], type(self).__qualname__)
             await self.send_error("internal_error", "The server failed to handle this message.")
             return
         self._invalid_in_a_row = 0

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from wsapp.access import access_rule, check_access, guarded
 from wsapp.codes import CloseCode
 from wsapp.connection import CONNECTING, DISCONNECTED, WebSocket
 from wsapp.exceptions import CloseConnection, Reject, WebSocketDisconnect
@@ -47,6 +48,7 @@ class Endpoint:
         self.__name__ = getattr(target, "__name__", type(target).__name__)
         self.__qualname__ = getattr(target, "__qualname__", self.__name__)
         self.__module__ = getattr(target, "__module__", __name__)
+        self.access = access_rule(target)
 
     async def __call__(
         self,
@@ -59,7 +61,11 @@ class Endpoint:
         route_name: str | None = None,
     ) -> None:
         kwargs = kwargs or {}
+        # Access rules and failed tokens are enforced here, once, for every kind of target.
+        checked = self.access is not None or "auth_error" in scope
         if self.asgi_app is not None:
+            if checked and not await self._admit(scope, receive, send):
+                return
             await self.asgi_app(scope, receive, send)
             return
         ws = WebSocket(
@@ -72,9 +78,19 @@ class Endpoint:
         )
         target = self.target
         if isinstance(target, type):
-            await run(ws, target(ws).run)
+            call: Callable[[], Awaitable[None]] = target(ws).run
         else:
-            await run(ws, lambda: target(ws, *args, **kwargs))
+            call = lambda: target(ws, *args, **kwargs)  # noqa: E731
+        await run(ws, guarded(scope, self.access, call) if checked else call)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Check a Channels consumer's connection; refuse it (accept, close 44xx) if it fails."""
+        try:
+            await check_access(scope, self.access)
+        except Reject as exc:
+            await close_for(WebSocket(scope, receive, send), exc)
+            return False
+        return True
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.__module__}.{self.__qualname__}>"

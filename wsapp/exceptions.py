@@ -12,6 +12,7 @@
         ├── Reject                            a refusal (accepted, then closed: browsers
         │   │                                 cannot read a handshake's HTTP status)
         │   ├── NotAuthenticated              4401
+        │   │   └── InvalidToken              4401: a bad, expired or revoked signed token
         │   ├── PermissionDenied              4403
         │   ├── RoomNotFound                  4404
         │   ├── TooManyConnections            4409
@@ -102,6 +103,12 @@ class Reject(CloseConnection):
 class NotAuthenticated(Reject):
     code = CloseCode.NOT_AUTHENTICATED
     default_reason = "Authentication required."
+
+
+class InvalidToken(NotAuthenticated):
+    """A signed token that does not authenticate anyone; ``reason`` says why (for the client)."""
+
+    default_reason = "Invalid token."
 
 
 class PermissionDenied(Reject):

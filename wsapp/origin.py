@@ -16,6 +16,7 @@ from urllib.parse import ParseResult
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
+from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.types import ASGIApp, Receive, Scope, Send
 
@@ -56,7 +57,7 @@ class OriginCheck(OriginValidator):  # type: ignore[misc]
             logger.warning(
                 "Refused websocket handshake from origin %r to %s", origin, scope["path"]
             )
-            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
             return None
         return await self.application(scope, receive, send)
 

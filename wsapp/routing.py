@@ -14,9 +14,10 @@ from importlib import import_module
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.urls import Resolver404, URLPattern, URLResolver, include
-from django.urls.resolvers import RegexPattern, RoutePattern
+from django.urls import NoReverseMatch, Resolver404, URLPattern, URLResolver, include
+from django.urls.resolvers import RegexPattern, RoutePattern, get_ns_resolver
 
+from wsapp.codes import CloseCode
 from wsapp.conf import get_settings, on_reset
 from wsapp.endpoints import Endpoint
 from wsapp.types import Receive, Scope, Send
@@ -105,7 +106,7 @@ class Router:
             match = self.resolver.resolve(scope["path"])
         except Resolver404:
             logger.warning("No websocket route for %s; handshake refused.", scope["path"])
-            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
             return
         scope = dict(scope)
         scope["url_route"] = {"args": match.args, "kwargs": match.kwargs, "name": match.url_name}
@@ -152,7 +153,30 @@ def load_urlpatterns() -> list[URLPattern | URLResolver]:
 def reverse(name: str, *args: Any, **kwargs: Any) -> str:
     """The path of the route named ``name``: ``reverse("square", n=7) == "/ws/square/7/"``.
 
+    A name may be namespaced (``"chat:room"``) by ``include((patterns, "chat"))`` or an
+    included module's ``app_name``, exactly as with ``django.urls.reverse``.
+
     Raises:
         django.urls.NoReverseMatch: no route has that name, or the arguments do not fit it.
     """
-    return "/" + get_resolver().reverse(name, *args, **kwargs)
+    *namespaces, view = name.split(":")
+    resolver = get_resolver()
+    if namespaces:
+        resolver = _namespace_resolver(resolver, namespaces)
+    return "/" + resolver.reverse(view, *args, **kwargs)
+
+
+def _namespace_resolver(resolver: URLResolver, namespaces: list[str]) -> URLResolver:
+    """The resolver of a (nested) namespace, as Django's ``reverse()`` walks it."""
+    prefix, converters = "", {}
+    for ns in namespaces:
+        instances = resolver.app_dict.get(ns)
+        if instances and ns not in instances:
+            ns = instances[0]  # an application namespace: its default (first) instance
+        try:
+            extra, resolver = resolver.namespace_dict[ns]
+        except KeyError:
+            raise NoReverseMatch(f"{ns!r} is not a registered namespace") from None
+        prefix += extra
+        converters.update(resolver.pattern.converters)
+    return get_ns_resolver(prefix, resolver, tuple(converters.items()))

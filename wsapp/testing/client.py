@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -43,6 +44,8 @@ class AsyncWebSocketSession:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: asyncio.Queue[Message] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._peeked: collections.deque[Message] = collections.deque()
+        self._app_error_seen = False  # re-raised once to the test, not again on close
 
     async def connect(self) -> AsyncWebSocketSession:
         """Run the handshake.
@@ -115,10 +118,13 @@ class AsyncWebSocketSession:
 
     async def receive_nothing(self, timeout: float = 0.1) -> bool:
         """Whether the application stays silent for ``timeout`` seconds."""
+        if self._peeked:
+            return False
         try:
-            await asyncio.wait_for(asyncio.shield(self._from_app.get()), timeout)
+            message = await asyncio.wait_for(self._from_app.get(), timeout)
         except TimeoutError:
             return True
+        self._peeked.append(message)  # not lost: the next receive() returns it
         return False
 
     async def wait_closed(self, timeout: float | None = None) -> tuple[int, str]:
@@ -141,6 +147,8 @@ class AsyncWebSocketSession:
 
     async def _next(self, timeout: float | None = None) -> Message:
         assert self._task is not None
+        if self._peeked:
+            return self._peeked.popleft()
         getter = asyncio.ensure_future(self._from_app.get())
         done, _ = await asyncio.wait(
             {getter, self._task},
@@ -151,12 +159,13 @@ class AsyncWebSocketSession:
             return getter.result()
         getter.cancel()
         if self._task in done:
+            self._app_error_seen = True
             self._task.result()  # re-raise what the application raised
             raise RuntimeError("The application returned without closing the connection.")
         raise TimeoutError("The application sent nothing in time.")
 
     async def _finish(self) -> None:
-        if self._task is None:
+        if self._task is None or (self._task.done() and self._app_error_seen):
             return
         try:
             await asyncio.wait_for(self._task, self.timeout)
@@ -230,6 +239,10 @@ class _LoopThread:
         return future.result()
 
     def stop(self) -> None:
+        from wsapp.rooms.hub import stop_hub
+
+        with contextlib.suppress(Exception):
+            self.call(stop_hub)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         self.loop.close()
@@ -259,31 +272,46 @@ class WebSocketTestSession:
         return call
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        try:
-            self._runner.call(lambda: self._session.close(code, reason))
-        finally:
-            self._runner.stop()
+        self._runner.call(lambda: self._session.close(code, reason))
 
 
 class WebSocketTestClient:
     """A synchronous client in the spirit of Starlette's ``TestClient``.
 
-    ``websocket_connect()`` raises :class:`HandshakeRejected` when the application refuses the
-    handshake; otherwise it returns a session to use as a context manager.
+    All its sessions share one event loop on a background thread, so sessions of one client can
+    talk to each other through the in-memory channel layer. ``websocket_connect()`` raises
+    :class:`HandshakeRejected` when the application refuses the handshake; otherwise it returns
+    a session to use as a context manager. Close the client (or use it as a context manager) to
+    stop its loop.
     """
 
     def __init__(self, app: ASGIApp | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._client = AsyncWebSocketClient(app, timeout=timeout)
+        self._runner: _LoopThread | None = None
 
     def websocket_connect(self, path: str, **options: Any) -> WebSocketTestSession:
-        runner = _LoopThread()
+        if self._runner is None:
+            self._runner = _LoopThread()
         session = self._client.websocket_connect(path, **options)
-        try:
-            runner.call(session.connect)
-        except BaseException:
-            runner.stop()
-            raise
-        return WebSocketTestSession(session, runner)
+        self._runner.call(session.connect)
+        return WebSocketTestSession(session, self._runner)
+
+    def run(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine on the client's loop (e.g. ``wsapp.rooms.abroadcast``)."""
+        if self._runner is None:
+            self._runner = _LoopThread()
+        return self._runner.call(make)
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+
+    def __enter__(self) -> WebSocketTestClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @contextlib.contextmanager
     def connect(self, path: str, **options: Any) -> Iterator[WebSocketTestSession]:

@@ -9,7 +9,7 @@ async def test_echo_async(ws_connect):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,11 +21,26 @@ except ImportError:  # pragma: no cover - the async fixture needs pytest-asyncio
 
 
 @pytest.fixture
-def ws_client() -> Any:
+def ws_client() -> Iterator[Any]:
     """A synchronous :class:`~wsapp.testing.WebSocketTestClient` on the project's stack."""
     from wsapp.testing import WebSocketTestClient
 
-    return WebSocketTestClient()
+    with WebSocketTestClient() as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _wsapp_fresh_channel_layers() -> Iterator[None]:
+    """Each test gets new channel layers: an in-memory layer's queues belong to one event loop,
+    and every async test runs on a loop of its own."""
+    try:
+        from channels.layers import channel_layers
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
 
 
 if pytest_asyncio is not None:
@@ -46,3 +61,6 @@ if pytest_asyncio is not None:
         yield connect
         for session in sessions:
             await session.close()
+        from wsapp.rooms.hub import stop_hub
+
+        await stop_hub()

@@ -1,0 +1,122 @@
+"""Ratios against the anchors, the printed tables, and the JSON written to ``bench/results/``."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+CLIENT_BOUND_PCT = 90.0
+NOISY_PCT = 10.0
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, str]:
+    """Rows with the same key are comparable: same group, scenario and load shape."""
+    return (row["group"], row["scenario"], json.dumps(row.get("params"), sort_keys=True))
+
+
+def _ratio(num: Any, den: Any) -> float | None:
+    ok = all(isinstance(x, int | float) and math.isfinite(x) and x > 0 for x in (num, den))
+    return num / den if ok else None
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Ratios of each row against its group's anchor; > 1 is better, except memory (< 1)."""
+    anchors = {_key(r): r for r in rows if r.get("anchor")}
+    for row in rows:
+        anchor = anchors.get(_key(row))
+        if anchor is None:
+            continue
+        if row["scenario"] == "idle":
+            row["x_memory"] = _ratio(row.get("bytes_per_conn"), anchor.get("bytes_per_conn"))
+            continue
+        row["x_rate"] = _ratio(row.get("rate"), anchor.get("rate"))
+        row["x_cpu"] = _ratio(anchor.get("server_us_per_op"), row.get("server_us_per_op"))
+        row["x_p99"] = _ratio(anchor.get("p99_ms"), row.get("p99_ms"))
+
+
+def _num(value: Any, fmt: str) -> str:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "–"
+    return format(value, fmt)
+
+
+def _notes(row: dict[str, Any]) -> str:
+    notes = []
+    if row.get("anchor"):
+        notes.append("anchor")
+    if (row.get("other_cpu_pct") or 0) >= NOISY_PCT:
+        notes.append("noisy: other processes on the server's cores")
+    if (row.get("client_cpu_pct") or 0) >= CLIENT_BOUND_PCT:
+        notes.append("client-bound: compare srv µs/op")
+    if row.get("lost"):
+        notes.append(f"lost {row['lost']:,}/{row['expected']:,}")
+    if row.get("errors"):
+        notes.append("ERROR " + "; ".join(row["errors"])[:120])
+    return ", ".join(notes)
+
+
+Column = tuple[str, Callable[[dict[str, Any]], str]]
+RATE_COLUMNS: list[Column] = [
+    ("ops/s", lambda r: _num(r.get("rate"), ",.0f")),
+    ("×", lambda r: _num(r.get("x_rate"), ".2f")),
+    ("p50 ms", lambda r: _num(r.get("p50_ms"), ".2f")),
+    ("p99 ms", lambda r: _num(r.get("p99_ms"), ".2f")),
+    ("p99 ×", lambda r: _num(r.get("x_p99"), ".2f")),
+    ("srv µs/op", lambda r: _num(r.get("server_us_per_op"), ".0f")),
+    ("cpu ×", lambda r: _num(r.get("x_cpu"), ".2f")),
+    ("srv CPU%", lambda r: _num(r.get("server_cpu_pct"), ".0f")),
+    ("cli CPU%", lambda r: _num(r.get("client_cpu_pct"), ".0f")),
+    ("other%", lambda r: _num(r.get("other_cpu_pct"), ".0f")),
+]
+IDLE_COLUMNS: list[Column] = [
+    ("conns", lambda r: ",".join(f"{n:,}" for n in r["params"]["conns"])),
+    ("RSS before MiB", lambda r: _num(r.get("rss_before", 0) / 2**20, ".1f")),
+    ("RSS at max MiB", lambda r: _num(r.get("rss_at_max_mib"), ".1f")),
+    ("B/conn", lambda r: _num(r.get("bytes_per_conn"), ",.0f")),
+    ("mem ×", lambda r: _num(r.get("x_memory"), ".2f")),
+]
+
+
+def tables(rows: Sequence[dict[str, Any]]) -> str:
+    """One markdown table per comparable set of rows, in the order they were measured."""
+    out: list[str] = []
+    seen: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["scenario"] != "unavailable":
+            seen.setdefault(_key(row), []).append(row)
+    for (group, scenario, params), members in seen.items():
+        columns = IDLE_COLUMNS if scenario == "idle" else RATE_COLUMNS
+        out.append(f"\n### {group} · {scenario} · {_params(json.loads(params))}")
+        out.append("| target | " + " | ".join(c[0] for c in columns) + " | notes |")
+        out.append("|---|" + "---:|" * len(columns) + "---|")
+        for row in members:
+            cells = [fn(row) for _, fn in columns]
+            out.append(f"| {row['target']} | " + " | ".join(cells) + f" | {_notes(row)} |")
+    missing = [r for r in rows if r["scenario"] == "unavailable"]
+    if missing:
+        out.append("\nNot measured:")
+        out += [f"- {r['target']}: {r['errors'][0]}" for r in missing]
+    out.append(
+        "\nops/s: echoes, connections or deliveries per second. × = ratio against the group's"
+        " anchor, > 1 is better (ops/s; srv µs/op and p99 inverted). mem × = bytes per idle"
+        " connection against the anchor's, < 1 is less memory. other% = CPU used on the server's"
+        " cores by other processes (a shared machine; redis-server counts here)."
+    )
+    return "\n".join(out)
+
+
+def _params(params: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (params or {}).items() if v is not None)
+
+
+def write(results_dir: Path, run: dict[str, Any]) -> Path:
+    """``results/<stamp>.json`` (latencies are not kept, only their summaries) and a copy."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{run['meta']['stamp']}-{run['meta']['profile']}.json"
+    text = json.dumps(run, indent=1, default=str)
+    path.write_text(text)
+    (results_dir / "latest.json").write_text(text)
+    return path

@@ -1,0 +1,26 @@
+"""The demo's settings for the Autobahn conformance run (``python -m bench.autobahn``).
+
+Autobahn's 9.x cases send and expect back messages of up to 16 MiB; the demo accepts 1 MiB
+(``MAX_MESSAGE_SIZE``'s default). Everything else is the demo's, compression (``COMPRESSION``,
+on by default) included, so the 12.x/13.x cases negotiate permessage-deflate with wsapp's
+own settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+from config.settings import *  # noqa: F403
+from config.settings import WSAPP
+
+MiB = 1024 * 1024
+WSAPP = {
+    **WSAPP,
+    "MAX_MESSAGE_SIZE": 16 * MiB,
+    # BENCH_AUTOBAHN_SEND_BUFFER (bytes) overrides the send buffer to show what it changes.
+    **(
+        {"MAX_SEND_BUFFER": int(os.environ["BENCH_AUTOBAHN_SEND_BUFFER"])}
+        if os.environ.get("BENCH_AUTOBAHN_SEND_BUFFER")
+        else {}
+    ),
+}

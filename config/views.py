@@ -1,0 +1,111 @@
+"""The demo's pages: the rooms you may enter, one room's chat, and live online counts.
+
+The pages render what they can on the server (rooms with their online counts, a room's recent
+history) so the first paint is complete without JavaScript; the scripts then connect and keep
+it live. The chat page hands its script the id of the last message it rendered, so the socket
+resumes from there (``?since=``) instead of sending the same history again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.management.commands.seed_demo import DEMO_USERS
+from wsapp.conf import get_settings
+from wsapp.models import Message, Room
+from wsapp.rooms import online
+from wsapp.routing import reverse as ws_reverse
+
+#: The chat's wire protocol, offered by the page and negotiated by ``ChatConsumer``.
+CHAT_SUBPROTOCOL = "wsapp.v1"
+#: The limit the composer enforces before the server does (``ChatConsumer.max_body_length``).
+MAX_BODY_LENGTH = 2000
+
+
+def rooms_for(user: Any) -> QuerySet[Room]:
+    """Rooms ``user`` may enter, by the same rules ``RoomConsumer`` applies at the handshake:
+    public rooms unless banned, private rooms only as a (non-banned) member; archived never."""
+    rooms = Room.objects.active()
+    if not user.is_authenticated:
+        return rooms.filter(is_private=False)
+    banned = Q(memberships__user=user, memberships__is_banned=True)
+    member = Q(memberships__user=user, memberships__is_banned=False)
+    allowed = rooms.filter(Q(is_private=False) | member).exclude(
+        pk__in=Room.objects.filter(banned).values("pk")
+    )
+    return allowed.distinct()
+
+
+def online_counts(rooms: QuerySet[Room]) -> dict[str, int]:
+    """``{slug: users online}``, across every process sharing the channel layer."""
+    return {room.slug: len(online(room.slug)) for room in rooms}
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The rooms the visitor may enter, with who is online in each right now."""
+    rooms = list(rooms_for(request.user))
+    counts = online_counts(rooms_for(request.user))
+    for room in rooms:
+        room.online_count = counts.get(room.slug, 0)  # type: ignore[attr-defined]
+    return render(request, "chat/index.html", {"rooms": rooms})
+
+
+@never_cache
+@require_GET
+def online_json(request: HttpRequest) -> JsonResponse:
+    """``{"rooms": {slug: count}}`` for the home page's live counts; never cached."""
+    return JsonResponse({"rooms": online_counts(rooms_for(request.user))})
+
+
+@login_required
+@require_GET
+def room(request: HttpRequest, slug: str) -> HttpResponse:
+    """One room's chat. Rooms the user may not enter are a 404, as if they did not exist."""
+    chat_room = Room.objects.filter(slug=slug).first()
+    if chat_room is None or not (
+        chat_room.is_archived or rooms_for(request.user).filter(pk=chat_room.pk).exists()
+    ):
+        # An archived room still renders: its socket then closes with 4410 and the page says
+        # why, which is the demo's way to show a closed-with-reason badge.
+        raise Http404("No such room.")
+    length = int(get_settings()["HISTORY_LENGTH"])
+    recent = Message.objects.for_wire().filter(room=chat_room).order_by("-id")[:length]
+    messages = [message.to_wire() for message in reversed(list(recent))]
+    context = {
+        "room": chat_room,
+        "history": messages,
+        "last_id": messages[-1]["id"] if messages else "",
+        "ws_path": ws_reverse("chat", room=chat_room.slug),
+        "subprotocol": CHAT_SUBPROTOCOL,
+        "max_length": MAX_BODY_LENGTH,
+        "rooms": rooms_for(request.user),
+    }
+    return render(request, "chat/room.html", context)
+
+
+def demo_logins() -> list[dict[str, str]]:
+    """The seeded users and their passwords, for the login page's hint — under DEBUG only,
+    where ``seed_demo`` sets them to ``<username>-demo``; otherwise they are secret."""
+    if not settings.DEBUG:
+        return []
+    return [
+        {"username": name, "password": f"{name}-demo", "role": "staff" if staff else "member"}
+        for name, staff in DEMO_USERS
+    ]
+
+
+class DemoLoginView(LoginView):
+    """Django's login view, plus the demo users to pick from under DEBUG."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "demo_logins": demo_logins()}

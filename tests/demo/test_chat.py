@@ -1,0 +1,197 @@
+"""The demo chat over the in-process stack: DESIGN.md's wire protocol, exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from wsapp.codes import CloseCode
+from wsapp.models import Membership, Message, Room
+from wsapp.rooms import aonline
+from wsapp.testing import HandshakeRejected
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def lobby(db) -> Room:
+    return Room.objects.create(slug="lobby", title="Lobby")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password")
+
+
+async def join(communicator, user, room="lobby", query=""):
+    ws = await communicator(f"/ws/chat/{room}/{query}", user=user, subprotocols=["wsapp.v1"])
+    history = await ws.receive_json()
+    presence = await ws.receive_json()
+    return ws, history, presence
+
+
+async def test_join_sends_history_then_presence_state(communicator, lobby, user) -> None:
+    ws, history, presence = await join(communicator, user)
+    assert ws.subprotocol == "wsapp.v1"
+    assert history == {"type": "history", "messages": [], "truncated": False}
+    assert presence == {"type": "presence.state", "users": ["alice"]}
+
+
+async def test_message_is_acked_to_sender_and_broadcast_to_others_with_the_same_id(
+    communicator, lobby, user, bob
+) -> None:
+    alice_ws, _, _ = await join(communicator, user)
+    bob_ws, _, bob_presence = await join(communicator, bob)
+    assert bob_presence["users"] == ["alice", "bob"]
+    assert await alice_ws.receive_json() == {
+        "type": "presence.diff",
+        "joins": ["bob"],
+        "leaves": [],
+    }
+    await alice_ws.send_json({"type": "chat.message", "body": "hi", "client_id": "c-1"})
+    ack = await alice_ws.receive_json()
+    stored = await Message.objects.aget()
+    assert ack == {"type": "chat.ack", "client_id": "c-1", "id": stored.id}
+    message = await bob_ws.receive_json()
+    assert message["type"] == "chat.message"
+    assert (message["id"], message["user"], message["body"], message["room"]) == (
+        stored.id,
+        "alice",
+        "hi",
+        "lobby",
+    )
+    assert await alice_ws.receive_nothing()
+
+
+async def test_retry_with_same_client_id_is_stored_once_acked_same_id_not_rebroadcast(
+    communicator, lobby, user, bob
+) -> None:
+    alice_ws, _, _ = await join(communicator, user)
+    bob_ws, _, _ = await join(communicator, bob)
+    await alice_ws.receive_json()  # bob's presence.diff
+    for _ in range(2):
+        await alice_ws.send_json({"type": "chat.message", "body": "once", "client_id": "same"})
+    first, second = await alice_ws.receive_json(), await alice_ws.receive_json()
+    assert first == second
+    assert await Message.objects.acount() == 1
+    assert (await bob_ws.receive_json())["body"] == "once"
+    assert await bob_ws.receive_nothing(0.2)
+
+
+async def test_resume_with_since_replays_what_was_missed(communicator, lobby, user) -> None:
+    ids = [(await Message.objects.acreate(room=lobby, body=f"m{i}")).id for i in range(5)]
+    _, history, _ = await join(communicator, user, query=f"?since={ids[2]}")
+    assert [m["id"] for m in history["messages"]] == ids[3:]
+    assert history["truncated"] is False
+
+
+async def test_resume_is_capped_and_says_truncated(communicator, lobby, user, settings) -> None:
+    settings.WSAPP = {**settings.WSAPP, "HISTORY_MAX_REPLAY": 2}
+    ids = [(await Message.objects.acreate(room=lobby, body=f"m{i}")).id for i in range(5)]
+    _, history, _ = await join(communicator, user, query=f"?since={ids[0]}")
+    assert [m["id"] for m in history["messages"]] == ids[1:3]
+    assert history["truncated"] is True
+
+
+async def test_history_on_join_is_the_last_history_length(
+    communicator, lobby, user, settings
+) -> None:
+    settings.WSAPP = {**settings.WSAPP, "HISTORY_LENGTH": 3}
+    ids = [(await Message.objects.acreate(room=lobby, body=f"m{i}")).id for i in range(5)]
+    _, history, _ = await join(communicator, user)
+    assert [m["id"] for m in history["messages"]] == ids[2:]
+
+
+async def test_presence_diff_on_leave_and_two_tabs_count_once(
+    communicator, lobby, user, bob
+) -> None:
+    alice_ws, _, _ = await join(communicator, user)
+    bob_tab1, _, _ = await join(communicator, bob)
+    bob_tab2, _, state = await join(communicator, bob)
+    assert state["users"] == ["alice", "bob"]
+    assert await alice_ws.receive_json() == {
+        "type": "presence.diff",
+        "joins": ["bob"],
+        "leaves": [],
+    }
+    assert await alice_ws.receive_nothing(0.2)  # the second tab is not a second join
+    await bob_tab1.close()
+    assert await alice_ws.receive_nothing(0.2)  # still online in the other tab
+    await bob_tab2.close()
+    assert await alice_ws.receive_json() == {
+        "type": "presence.diff",
+        "joins": [],
+        "leaves": ["bob"],
+    }
+    assert await aonline("lobby") == ["alice"]
+
+
+async def test_typing_reaches_others_only(communicator, lobby, user, bob) -> None:
+    alice_ws, _, _ = await join(communicator, user)
+    bob_ws, _, _ = await join(communicator, bob)
+    await alice_ws.receive_json()
+    await bob_ws.send_json({"type": "typing"})
+    assert await alice_ws.receive_json() == {"type": "typing", "user": "bob"}
+    assert await bob_ws.receive_nothing(0.2)
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        ({"type": "chat.message", "body": ""}, "invalid_message"),
+        ({"type": "chat.message", "body": 5}, "invalid_message"),
+        ({"type": "chat.message", "body": "x" * 2001}, "too_large"),
+        ({"type": "chat.message", "body": "x", "client_id": ["no"]}, "invalid_message"),
+        ({"type": "nope"}, "unknown_type"),
+    ],
+    ids=["empty-body", "non-string-body", "too-long", "bad-client-id", "unknown-type"],
+)
+async def test_invalid_messages_get_error_frames_and_the_connection_stays_open(
+    communicator, lobby, user, content, code
+) -> None:
+    ws, _, _ = await join(communicator, user)
+    await ws.send_json(content)
+    error = await ws.receive_json()
+    assert (error["type"], error["code"]) == ("error", code)
+    await ws.send_json({"type": "chat.message", "body": "still here", "client_id": "ok"})
+    assert (await ws.receive_json())["type"] == "chat.ack"
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "reason"),
+    [
+        ("missing", CloseCode.ROOM_NOT_FOUND, "No room 'lobby'."),
+        ("archived", CloseCode.ROOM_CLOSED, "Room 'lobby' is archived."),
+        ("private", CloseCode.FORBIDDEN, "Room 'lobby' is private."),
+        ("banned", CloseCode.FORBIDDEN, "You are banned from 'lobby'."),
+        ("full", CloseCode.RATE_LIMITED, "Room 'lobby' is full (1 members)."),
+    ],
+)
+async def test_room_rules_refuse_with_their_codes(
+    communicator, user, bob, setup, code, reason
+) -> None:
+    if setup != "missing":
+        room = await Room.objects.acreate(
+            slug="lobby",
+            title="Lobby",
+            is_archived=setup == "archived",
+            is_private=setup == "private",
+            max_members=1 if setup == "full" else None,
+        )
+        if setup == "banned":
+            await Membership.objects.acreate(room=room, user=user, is_banned=True)
+        if setup == "full":
+            await join(communicator, bob)
+    ws = await communicator("/ws/chat/lobby/", user=user)
+    assert await ws.wait_closed() == (code, reason)
+
+
+async def test_anonymous_reads_but_cannot_post(communicator, lobby) -> None:
+    ws, history, presence = await join(communicator, None)
+    assert presence == {"type": "presence.state", "users": []}
+    await ws.send_json({"type": "chat.message", "body": "hi"})
+    assert (await ws.receive_json())["code"] == "forbidden"
+
+
+async def test_unknown_room_path_param_shape_is_refused(communicator) -> None:
+    with pytest.raises(HandshakeRejected):
+        await communicator("/ws/chat/not a slug/")

@@ -1,0 +1,321 @@
+"""Two ``manage.py serve`` processes sharing a real redis-server and one database.
+
+Rooms, presence, history, revocation and per-user caps must work across processes exactly as in
+one: these tests talk to both over real sockets, kill one with SIGKILL, and drive the operational
+side (archive, ban, logout, password change) from a third Django process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.cluster import CLUSTER_SETTINGS, django_run, session_cookie
+from wsapp.codes import CloseCode
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+PRESENCE_TTL = 2.0
+TIMEOUT = 10.0
+
+
+@pytest.fixture
+def cluster(start_server, redis_url, cluster_database_url):
+    """Start ``n`` serve processes on the shared Redis and database."""
+
+    def start(n: int = 2, **wsapp: Any):
+        env = {"REDIS_URL": redis_url, "DATABASE_URL": cluster_database_url}
+        settings = {"PRESENCE_TTL": PRESENCE_TTL, **wsapp}
+        return [
+            start_server("serve", settings=CLUSTER_SETTINGS, env=env, wsapp=settings)
+            for _ in range(n)
+        ]
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def cookies(cluster_database_url):
+    return {name: session_cookie(cluster_database_url, name) for name in ("alice", "bob", "admin")}
+
+
+async def open_chat(
+    server, cookie: str | None, room: str = "lobby", query: str = ""
+) -> ClientConnection:
+    headers = {"Cookie": cookie} if cookie else {}
+    return await connect(
+        server.url(f"/ws/chat/{room}/{query}"),
+        additional_headers=headers,
+        subprotocols=["wsapp.v1"],
+        open_timeout=TIMEOUT,
+    )
+
+
+async def recv(ws: ClientConnection, *, skip: tuple[str, ...] = ("typing",)) -> dict[str, Any]:
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        if frame["type"] not in skip:
+            return frame
+
+
+async def recv_type(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    """The next frame of type ``kind``, skipping others (e.g. presence diffs racing a join)."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        frame = await recv(ws, skip=())
+        if frame["type"] == kind:
+            return frame
+    raise AssertionError(f"no {kind} frame within {TIMEOUT}s")
+
+
+async def join(server, cookie, room="lobby", query=""):
+    ws = await open_chat(server, cookie, room, query)
+    history = await recv(ws)
+    assert history["type"] == "history"
+    presence = await recv(ws)
+    assert presence["type"] == "presence.state"
+    return ws, history, presence
+
+
+async def closed_with(ws: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert ws.close_code is not None
+    return ws.close_code, ws.close_reason or ""
+
+
+async def test_message_on_one_process_reaches_the_other_with_the_same_id(cluster, cookies) -> None:
+    p1, p2 = cluster()
+    alice, history, presence = await join(p1, cookies["alice"])
+    assert "alice" in presence["users"]
+    assert all(m["type"] == "chat.message" for m in history["messages"])
+    bob, _, bob_presence = await join(p2, cookies["bob"])
+    assert {"alice", "bob"} <= set(bob_presence["users"])
+    assert await recv_type(alice, "presence.diff") == {
+        "type": "presence.diff",
+        "joins": ["bob"],
+        "leaves": [],
+    }
+    await alice.send(json.dumps({"type": "chat.message", "body": "across", "client_id": "x-1"}))
+    ack = await recv_type(alice, "chat.ack")
+    message = await recv_type(bob, "chat.message")
+    assert (message["id"], message["body"], message["user"]) == (ack["id"], "across", "alice")
+    # A retry of the same client_id on the other process: same id, stored once, not re-broadcast.
+    await alice.close()
+    alice2, _, _ = await join(p2, cookies["alice"])
+    await alice2.send(json.dumps({"type": "chat.message", "body": "across", "client_id": "x-1"}))
+    assert (await recv_type(alice2, "chat.ack"))["id"] == ack["id"]
+    await bob.send(json.dumps({"type": "typing"}))
+    assert (await recv(alice2, skip=("presence.diff",))) == {"type": "typing", "user": "bob"}
+    await alice2.close()
+    await bob.close()
+
+
+async def test_resume_with_since_gets_what_was_missed_on_another_process(cluster, cookies) -> None:
+    p1, p2 = cluster()
+    bob, history, _ = await join(p1, cookies["bob"], room="random")
+    last = history["messages"][-1]["id"] if history["messages"] else 0
+    await bob.close()
+    alice, _, _ = await join(p2, cookies["alice"], room="random")
+    sent = []
+    for i in range(3):
+        await alice.send(
+            json.dumps({"type": "chat.message", "body": f"missed {i}", "client_id": f"m-{i}"})
+        )
+        sent.append((await recv_type(alice, "chat.ack"))["id"])
+    bob, history, _ = await join(p1, cookies["bob"], room="random", query=f"?since={last}")
+    assert [m["id"] for m in history["messages"]] == sent
+    await alice.close()
+    await bob.close()
+
+
+async def test_sigkilled_process_users_leave_presence_within_one_ttl(cluster, cookies) -> None:
+    p1, p2 = cluster()
+    alice, _, _ = await join(p1, cookies["alice"], room="random")
+    bob, _, _ = await join(p2, cookies["bob"], room="random")
+    assert await recv_type(alice, "presence.diff") == {
+        "type": "presence.diff",
+        "joins": ["bob"],
+        "leaves": [],
+    }
+    killed_at = time.monotonic()
+    p2.stop(signal.SIGKILL)
+    diff = await recv_type(alice, "presence.diff")
+    assert diff == {"type": "presence.diff", "joins": [], "leaves": ["bob"]}
+    # One TTL plus one refresh (TTL/3), with slack for a loaded machine.
+    assert time.monotonic() - killed_at < PRESENCE_TTL * 2 + 2
+    await alice.close()
+
+
+async def test_room_close_from_another_process_closes_members_everywhere_with_4410(
+    cluster,
+    cookies,
+    cluster_database_url,
+    redis_url,
+) -> None:
+    p1, p2 = cluster()
+    a, _, _ = await join(p1, cookies["alice"], room="random")
+    b, _, _ = await join(p2, cookies["bob"], room="random")
+    django_run(
+        cluster_database_url,
+        "from django.core.management import call_command\n"
+        "call_command('rooms', 'close', 'random', '--reason', 'Closed for the night')",
+        env={"REDIS_URL": redis_url},
+    )
+    for ws in (a, b):
+        assert await recv_type(ws, "room.closed") == {
+            "type": "room.closed",
+            "reason": "Closed for the night",
+        }
+        assert await closed_with(ws) == (CloseCode.ROOM_CLOSED, "Closed for the night")
+
+
+async def test_ban_kicks_the_user_live_on_every_process_with_4403(
+    cluster,
+    cookies,
+    cluster_database_url,
+    redis_url,
+) -> None:
+    p1, p2 = cluster()
+    bob1, _, _ = await join(p1, cookies["bob"])
+    bob2, _, _ = await join(p2, cookies["bob"])
+    alice, _, _ = await join(p1, cookies["alice"])
+    django_run(
+        cluster_database_url,
+        "from django.contrib.auth import get_user_model\n"
+        "from wsapp.models import Membership, Room\n"
+        "from wsapp import rooms\n"
+        "room = Room.objects.get(slug='lobby'); bob = get_user_model().objects.get(username='bob')\n"
+        "Membership.objects.update_or_create(room=room, user=bob, defaults={'is_banned': True})\n"
+        "rooms.kick(room, bob, reason='Banned.')",
+        env={"REDIS_URL": redis_url},
+    )
+    try:
+        for ws in (bob1, bob2):
+            assert await closed_with(ws) == (CloseCode.FORBIDDEN, "Banned.")
+        refused = await open_chat(p2, cookies["bob"])
+        assert await closed_with(refused) == (CloseCode.FORBIDDEN, "You are banned from 'lobby'.")
+        assert alice.state.name == "OPEN"
+    finally:
+        django_run(
+            cluster_database_url,
+            "from wsapp.models import Membership\nMembership.objects.filter(user__username='bob').delete()",
+        )
+        await alice.close()
+
+
+async def test_logout_closes_the_users_sockets_on_every_process_with_4401(
+    cluster,
+    cookies,
+    cluster_database_url,
+    redis_url,
+) -> None:
+    p1, p2 = cluster()
+    s1, _, _ = await join(p1, cookies["admin"], room="staff")
+    s2 = await connect(p2.url("/ws/echo/"), additional_headers={"Cookie": cookies["admin"]})
+    other, _, _ = await join(p2, cookies["alice"])
+    # A real logout through Django's LogoutView, in another process: user_logged_out fires there.
+    django_run(
+        cluster_database_url,
+        "from django.test import Client\nfrom django.contrib.auth import get_user_model\n"
+        "c = Client(); c.force_login(get_user_model().objects.get(username='admin'))\n"
+        "r = c.post('/accounts/logout/'); assert r.status_code in (200, 302), r.status_code",
+        env={"REDIS_URL": redis_url, "DJANGO_ALLOWED_HOSTS": "testserver"},
+    )
+    assert await closed_with(s1) == (CloseCode.NOT_AUTHENTICATED, "Logged out.")
+    assert await closed_with(s2) == (CloseCode.NOT_AUTHENTICATED, "Logged out.")
+    await other.send(json.dumps({"type": "typing"}))
+    assert other.state.name == "OPEN"
+    await other.close()
+
+
+async def test_password_change_closes_sockets_everywhere(
+    cluster, cookies, cluster_database_url, redis_url
+) -> None:
+    p1, p2 = cluster()
+    cookie = session_cookie(cluster_database_url, "bob")
+    a = await connect(p1.url("/ws/echo/"), additional_headers={"Cookie": cookie})
+    b = await connect(p2.url("/ws/echo/"), additional_headers={"Cookie": cookie})
+    django_run(
+        cluster_database_url,
+        "from django.contrib.auth import get_user_model\n"
+        "u = get_user_model().objects.get(username='bob'); u.set_password('bob-demo'); u.save()",
+        env={"REDIS_URL": redis_url},
+    )
+    for ws in (a, b):
+        assert await closed_with(ws) == (CloseCode.NOT_AUTHENTICATED, "Credentials changed.")
+
+
+async def test_connection_cap_counts_across_processes_and_a_crash_releases_it(
+    cluster, cookies
+) -> None:
+    p1, p2 = cluster(MAX_CONNECTIONS_PER_USER=2)
+    headers = {"Cookie": cookies["alice"]}
+    first = await connect(p1.url("/ws/echo/"), additional_headers=headers)
+    second = await connect(p2.url("/ws/echo/"), additional_headers=headers)
+    third = await connect(p1.url("/ws/echo/"), additional_headers=headers)
+    code, reason = await closed_with(third)
+    assert (code, reason) == (
+        CloseCode.TOO_MANY_CONNECTIONS,
+        "At most 2 connections per user; close one and retry.",
+    )
+    anonymous = await connect(p1.url("/ws/echo/"))  # the cap is per user
+    await anonymous.send("still served")
+    assert await asyncio.wait_for(anonymous.recv(), TIMEOUT) == "still served"
+    p2.stop(signal.SIGKILL)
+    deadline = time.monotonic() + PRESENCE_TTL * 2 + 3
+    while True:  # the dead process's socket stops counting within one TTL
+        again = await connect(p1.url("/ws/echo/"), additional_headers=headers)
+        await again.send("hi")
+        try:
+            assert await asyncio.wait_for(again.recv(), TIMEOUT) == "hi"
+            break
+        except ConnectionClosed:
+            assert again.close_code == CloseCode.TOO_MANY_CONNECTIONS
+            assert time.monotonic() < deadline, "the crashed process's connection still counts"
+            await asyncio.sleep(0.5)
+    for ws in (first, again, anonymous):
+        await ws.close()
+    assert second is not None
+
+
+async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(cluster) -> None:
+    p1, p2 = cluster()
+    members = await asyncio.gather(
+        *(
+            connect((p1 if i % 2 else p2).url("/ws/broadcast/big/"), open_timeout=30)
+            for i in range(1000)
+        )
+    )
+    try:
+        await members[0].send("to everyone")
+        frames = await asyncio.gather(*(asyncio.wait_for(ws.recv(), 30) for ws in members))
+        assert {json.loads(f)["body"] for f in frames} == {"to everyone"}
+        assert len(frames) == 1000
+    finally:
+        await asyncio.gather(*(ws.close() for ws in members), return_exceptions=True)
+
+
+async def test_per_user_rate_limit_is_shared_across_processes(cluster, cookies) -> None:
+    p1, p2 = cluster(RATE_LIMIT_PER_USER="1/m burst 4", RATE_LIMIT_GRACE=60.0)
+    headers = {"Cookie": cookies["bob"]}
+    a = await connect(p1.url("/ws/echo/"), additional_headers=headers)
+    b = await connect(p2.url("/ws/echo/"), additional_headers=headers)
+    for ws, text in ((a, "1"), (b, "2"), (a, "3"), (b, "4")):
+        await ws.send(text)
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == text
+    await a.send("5")
+    limited = json.loads(await asyncio.wait_for(a.recv(), TIMEOUT))
+    assert (limited["type"], limited["code"]) == ("error", "rate_limited")
+    await b.send("6")
+    assert json.loads(await asyncio.wait_for(b.recv(), TIMEOUT))["code"] == "rate_limited"
+    await a.close()
+    await b.close()

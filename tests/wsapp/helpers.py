@@ -1,0 +1,89 @@
+"""Small harnesses for the wsapp unit tests: one route's app, and a fake server to drive by hand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from wsapp.connection import WebSocket
+from wsapp.routing import Router, path
+from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
+from wsapp.types import Message, Receive, Scope, Send
+
+TIMEOUT = 2.0
+Handler = Callable[..., Awaitable[None]]
+
+
+def route(
+    handler: Any, pattern: str = "ws/", *, subprotocols: Iterable[str] = (), **options: Any
+) -> Router:
+    """A router with the one route ``pattern`` → ``handler``."""
+    return Router([path(pattern, handler, subprotocols=list(subprotocols), **options)])
+
+
+def connect(handler: Any, url: str = "/ws/", **options: Any) -> AsyncWebSocketSession:
+    """A session to ``handler`` behind a one-route router (so DESIGN.md's close policy applies)."""
+    return AsyncWebSocketClient(route(handler), timeout=TIMEOUT).websocket_connect(url, **options)
+
+
+def raw_app(handler: Callable[[WebSocket], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """An ASGI app that builds the ``WebSocket`` itself: no router, no policy, errors propagate."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await handler(WebSocket(scope, receive, send))
+
+    return app
+
+
+def raw_connect(handler: Handler, url: str = "/ws/", **options: Any) -> AsyncWebSocketSession:
+    return AsyncWebSocketClient(raw_app(handler), timeout=TIMEOUT).websocket_connect(url, **options)
+
+
+def websocket_scope(url_path: str = "/ws/", **extra: Any) -> dict[str, Any]:
+    scope: dict[str, Any] = {
+        "type": "websocket",
+        "path": url_path,
+        "query_string": b"",
+        "headers": [],
+        "subprotocols": [],
+        "client": ["127.0.0.1", 50000],
+    }
+    scope.update(extra)
+    return scope
+
+
+class FakeServer:
+    """The server side of one connection, scripted by the test: it feeds ``inbox`` and reads ``sent``."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.sent: list[Message] = []
+        self.on_send: Callable[[Message], None] | None = None
+
+    async def receive(self) -> Message:
+        return await self.inbox.get()
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+        if self.on_send is not None:
+            self.on_send(message)
+
+    def feed(self, *messages: Message) -> None:
+        for message in messages:
+            self.inbox.put_nowait(message)
+
+    def socket(self, scope: dict[str, Any] | None = None, **options: Any) -> WebSocket:
+        return WebSocket(scope or websocket_scope(), self.receive, self.send, **options)
+
+    async def accepted_socket(
+        self, scope: dict[str, Any] | None = None, **options: Any
+    ) -> WebSocket:
+        ws = self.socket(scope, **options)
+        self.feed({"type": "websocket.connect"})
+        await ws.accept()
+        return ws
+
+    @property
+    def sent_types(self) -> list[str]:
+        return [message["type"] for message in self.sent]

@@ -1,0 +1,545 @@
+"""``wsapp.Consumer``: dispatch by ``type`` to ``@event`` methods only, and the error policy."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from tests.wsapp.helpers import connect
+from wsapp import Consumer, event
+from wsapp.codes import CloseCode
+from wsapp.exceptions import InvalidMessage, PermissionDenied, RoomClosed
+from wsapp.testing import HandshakeRejected
+
+INTERNAL_ERROR_FRAME = {
+    "type": "error",
+    "code": "internal_error",
+    "message": "The server failed to handle this message.",
+}
+INVALID_MESSAGE_FRAME = {
+    "type": "error",
+    "code": "invalid_message",
+    "message": 'Expected a JSON object with a "type".',
+}
+
+
+def unknown_type(name: str) -> dict[str, str]:
+    return {"type": "error", "code": "unknown_type", "message": f"Unknown message type {name!r}."}
+
+
+class Chat(Consumer):
+    """A consumer with events, helpers and a Channels-style handler that must stay private."""
+
+    calls: list[tuple[str, Any]]
+
+    def __init__(self, ws: Any) -> None:
+        super().__init__(ws)
+        self.calls = []
+
+    @event("chat.message")
+    async def on_message(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "chat.message", "body": content["body"]})
+
+    @event("ping")
+    async def ping(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    @event("validate")
+    async def validate(self, content: dict[str, Any]) -> None:
+        if "body" not in content:
+            raise InvalidMessage('"body" is required.')
+        if content["body"] == "":
+            raise InvalidMessage("Empty body.", error_code="empty_body")
+        await self.send_json({"type": "valid"})
+
+    @event("boom")
+    async def boom(self, content: dict[str, Any]) -> None:
+        raise ZeroDivisionError("boom")
+
+    @event("leave")
+    async def leave(self, content: dict[str, Any]) -> None:
+        await self.close(CloseCode.GOING_AWAY, "left")
+
+    @event("close-room")
+    async def close_room(self, content: dict[str, Any]) -> None:
+        raise RoomClosed()
+
+    async def helper(self, content: dict[str, Any]) -> None:
+        self.calls.append(("helper", content))
+        await self.send_json({"type": "leaked", "method": "helper"})
+
+    async def room_message(self, content: dict[str, Any]) -> None:
+        """A Channels-style layer handler: never reachable from a client."""
+        self.calls.append(("room_message", content))
+        await self.send_json({"type": "leaked", "method": "room_message"})
+
+
+class Tracking(Chat):
+    """Records the code ``disconnect()`` gets, in a list the test can read."""
+
+    codes: list[int] = []
+
+    async def disconnect(self, code: int) -> None:
+        type(self).codes.append(code)
+
+
+@pytest.fixture
+def tracking() -> type[Tracking]:
+    class Tracked(Tracking):
+        codes: list[int] = []
+
+    return Tracked
+
+
+# -- dispatch ----------------------------------------------------------------------------------
+
+
+def test_events_map_types_to_method_names() -> None:
+    assert Chat._events == {
+        "chat.message": "on_message",
+        "ping": "ping",
+        "validate": "validate",
+        "boom": "boom",
+        "leave": "leave",
+        "close-room": "close_room",
+    }
+
+
+async def test_a_message_is_dispatched_by_its_type() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "chat.message", "body": "hi"})
+        assert await ws.receive_json() == {"type": "chat.message", "body": "hi"}
+
+
+async def test_self_ws_is_the_connection() -> None:
+    seen: list[Any] = []
+
+    class Probe(Consumer):
+        async def connect(self) -> None:
+            seen.append((self.ws.path, self.scope is self.ws.scope))
+            await super().connect()
+
+    async with connect(Probe):
+        pass
+    assert seen == [("/ws/", True)]
+
+
+async def test_an_unknown_type_gets_an_error_frame_and_the_connection_stays_open() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "nope"})
+        assert await ws.receive_json() == unknown_type("nope")
+        await ws.send_json({"type": "ping"})
+        assert await ws.receive_json() == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "disconnect",
+        "connect",
+        "send_json",
+        "send_error",
+        "close",
+        "run",
+        "dispatch",
+        "receive_text",
+        "receive_raw_json",
+        "__init__",
+        "__class__",
+        "helper",  # a method of the same name, without @event
+        "room_message",  # a Channels-style layer handler
+        "room.message",  # ... named the way Channels maps dotted types to methods
+        "on_message",  # the method name of an event registered under another type
+    ],
+)
+async def test_only_event_methods_are_reachable(name: str) -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": name, "body": "x"})
+        assert await ws.receive_json() == unknown_type(name)
+        assert await ws.receive_nothing(0.02)
+        await ws.send_json({"type": "ping"})  # still open, nothing was called
+        assert await ws.receive_json() == {"type": "pong"}
+
+
+# -- malformed messages ------------------------------------------------------------------------
+
+
+async def test_bad_json_gets_an_invalid_json_error_frame() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_text("{bad")
+        assert await ws.receive_json() == {
+            "type": "error",
+            "code": "invalid_json",
+            "message": "Invalid JSON: Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1)",
+        }
+        await ws.send_json({"type": "ping"})
+        assert await ws.receive_json() == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["[1, 2]", '"text"', "3", "null", "{}", '{"body": "no type"}', '{"type": 1}', '{"type": null}'],
+    ids=[
+        "array",
+        "string",
+        "number",
+        "null",
+        "empty-object",
+        "no-type",
+        "numeric-type",
+        "null-type",
+    ],
+)
+async def test_a_message_that_is_not_an_object_with_a_type_is_invalid(raw: str) -> None:
+    async with connect(Chat) as ws:
+        await ws.send_text(raw)
+        assert await ws.receive_json() == INVALID_MESSAGE_FRAME
+
+
+async def test_invalid_message_raised_by_a_handler_gets_an_error_frame() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "validate"})
+        assert await ws.receive_json() == {
+            "type": "error",
+            "code": "invalid_message",
+            "message": '"body" is required.',
+        }
+        await ws.send_json({"type": "validate", "body": "ok"})
+        assert await ws.receive_json() == {"type": "valid"}
+
+
+async def test_invalid_message_with_its_own_error_code() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "validate", "body": ""})
+        assert await ws.receive_json() == {
+            "type": "error",
+            "code": "empty_body",
+            "message": "Empty body.",
+        }
+
+
+@override_settings(WSAPP={"MAX_INVALID_FRAMES": 3})
+async def test_max_invalid_frames_in_a_row_close_with_4400() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_text("{bad")
+        await ws.send_json({"type": "nope"})
+        await ws.send_json([])
+        assert [(await ws.receive_json())["code"] for _ in range(3)] == [
+            "invalid_json",
+            "unknown_type",
+            "invalid_message",
+        ]
+        assert await ws.wait_closed() == (CloseCode.BAD_REQUEST, "3 malformed messages in a row.")
+
+
+@override_settings(WSAPP={"MAX_INVALID_FRAMES": 3})
+async def test_a_valid_message_resets_the_invalid_frame_count() -> None:
+    async with connect(Chat) as ws:
+        for _ in range(3):
+            await ws.send_json({"type": "nope"})
+            await ws.send_json({"type": "nope"})
+            await ws.send_json({"type": "ping"})
+            assert [(await ws.receive_json())["type"] for _ in range(3)] == [
+                "error",
+                "error",
+                "pong",
+            ]
+        assert await ws.receive_nothing(0.02)
+
+
+async def test_the_default_limit_is_ten_invalid_frames() -> None:
+    async with connect(Chat) as ws:
+        for _ in range(9):
+            await ws.send_json({"type": "nope"})
+            assert await ws.receive_json() == unknown_type("nope")
+        await ws.send_json({"type": "nope"})
+        assert await ws.receive_json() == unknown_type("nope")
+        assert await ws.wait_closed() == (CloseCode.BAD_REQUEST, "10 malformed messages in a row.")
+
+
+# -- handler errors ----------------------------------------------------------------------------
+
+
+async def test_an_exception_in_an_event_gets_an_error_frame_and_the_connection_stays_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "boom"})
+        assert await ws.receive_json() == INTERNAL_ERROR_FRAME
+        await ws.send_json({"type": "ping"})
+        assert await ws.receive_json() == {"type": "pong"}
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert (record.name, record.levelname, record.getMessage()) == (
+        "wsapp",
+        "ERROR",
+        "Error handling 'boom' in Chat",
+    )
+    assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
+
+
+async def test_handler_errors_do_not_count_as_invalid_frames() -> None:
+    with override_settings(WSAPP={"MAX_INVALID_FRAMES": 2}):
+        async with connect(Chat) as ws:
+            for _ in range(3):
+                await ws.send_json({"type": "boom"})
+                assert await ws.receive_json() == INTERNAL_ERROR_FRAME
+            await ws.send_json({"type": "ping"})
+            assert await ws.receive_json() == {"type": "pong"}
+
+
+class Strict(Chat):
+    close_on_error = True
+
+
+async def test_close_on_error_closes_with_1011_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connect(Strict) as ws:
+        await ws.send_json({"type": "boom"})
+        assert await ws.wait_closed() == (CloseCode.INTERNAL_ERROR, "Internal error.")
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert (record.name, record.levelname, record.getMessage()) == (
+        "wsapp",
+        "ERROR",
+        "Unhandled exception in Strict for /ws/",
+    )
+    assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
+
+
+@override_settings(WSAPP={"CLOSE_ON_HANDLER_ERROR": True})
+async def test_the_close_on_handler_error_setting_closes_with_1011() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "boom"})
+        assert await ws.wait_closed() == (CloseCode.INTERNAL_ERROR, "Internal error.")
+
+
+@override_settings(WSAPP={"CLOSE_ON_HANDLER_ERROR": True})
+async def test_close_on_error_false_on_the_class_wins_over_the_setting() -> None:
+    class Lenient(Chat):
+        close_on_error = False
+
+    async with connect(Lenient) as ws:
+        await ws.send_json({"type": "boom"})
+        assert await ws.receive_json() == INTERNAL_ERROR_FRAME
+
+
+async def test_a_close_connection_raised_in_an_event_closes_with_its_code() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "close-room"})
+        assert await ws.wait_closed() == (CloseCode.ROOM_CLOSED, "Room closed.")
+
+
+@override_settings(WSAPP={"MAX_MESSAGE_SIZE": 16})
+async def test_an_oversize_message_closes_with_1009() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_json({"type": "chat.message", "body": "x" * 20})
+        assert await ws.wait_closed() == (
+            CloseCode.MESSAGE_TOO_BIG,
+            "Message of 53 bytes is over the limit of 16.",
+        )
+
+
+# -- connect() ---------------------------------------------------------------------------------
+
+
+async def test_connect_accepts_by_default() -> None:
+    async with connect(Chat) as ws:
+        assert ws.subprotocol is None
+        await ws.send_json({"type": "ping"})
+        assert await ws.receive_json() == {"type": "pong"}
+
+
+async def test_a_connect_that_raises_a_reject_is_accepted_then_closed_with_its_code() -> None:
+    class Members(Chat):
+        async def connect(self) -> None:
+            raise PermissionDenied("Members only.")
+
+    async with connect(Members) as ws:
+        assert await ws.wait_closed() == (CloseCode.FORBIDDEN, "Members only.")
+
+
+async def test_a_connect_that_does_not_accept_refuses_the_handshake() -> None:
+    class Silent(Chat):
+        async def connect(self) -> None:
+            pass
+
+    with pytest.raises(HandshakeRejected) as info:
+        await connect(Silent).connect()
+    assert info.value.code == CloseCode.NORMAL_CLOSURE
+
+
+async def test_connect_may_choose_the_subprotocol() -> None:
+    class Chooser(Chat):
+        async def connect(self) -> None:
+            await self.ws.accept(subprotocol=self.ws.requested_subprotocols[-1])
+
+    async with connect(Chooser, subprotocols=["a", "b"]) as ws:
+        assert ws.subprotocol == "b"
+
+
+# -- disconnect(code) --------------------------------------------------------------------------
+
+
+async def test_disconnect_gets_the_clients_close_code(tracking: type[Tracking]) -> None:
+    async with connect(tracking) as ws:
+        await ws.close(CloseCode.GOING_AWAY, "tab closed")
+    assert tracking.codes == [CloseCode.GOING_AWAY]
+
+
+async def test_disconnect_gets_the_consumers_own_close_code(tracking: type[Tracking]) -> None:
+    async with connect(tracking) as ws:
+        await ws.send_json({"type": "leave"})
+        assert await ws.wait_closed() == (CloseCode.GOING_AWAY, "left")
+    assert tracking.codes == [CloseCode.GOING_AWAY]
+
+
+async def test_disconnect_gets_4400_after_too_many_invalid_frames(
+    tracking: type[Tracking],
+) -> None:
+    with override_settings(WSAPP={"MAX_INVALID_FRAMES": 1}):
+        async with connect(tracking) as ws:
+            await ws.send_json({"type": "nope"})
+            assert (await ws.wait_closed())[0] == CloseCode.BAD_REQUEST
+    assert tracking.codes == [CloseCode.BAD_REQUEST]
+
+
+async def test_disconnect_gets_1011_after_a_handler_error_that_closes(
+    tracking: type[Tracking],
+) -> None:
+    tracking.close_on_error = True
+    async with connect(tracking) as ws:
+        await ws.send_json({"type": "boom"})
+        assert (await ws.wait_closed())[0] == CloseCode.INTERNAL_ERROR
+    assert tracking.codes == [CloseCode.INTERNAL_ERROR]
+
+
+async def test_disconnect_gets_the_reject_code(tracking: type[Tracking]) -> None:
+    async with connect(tracking) as ws:
+        await ws.send_json({"type": "close-room"})
+        assert (await ws.wait_closed())[0] == CloseCode.ROOM_CLOSED
+    assert tracking.codes == [CloseCode.ROOM_CLOSED]
+
+
+async def test_disconnect_is_called_once(tracking: type[Tracking]) -> None:
+    async with connect(tracking) as ws:
+        await ws.send_json({"type": "ping"})
+        await ws.receive_json()
+    assert tracking.codes == [CloseCode.NORMAL_CLOSURE]
+
+
+# -- inheritance -------------------------------------------------------------------------------
+
+
+class Base(Consumer):
+    @event("a")
+    async def a(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "a", "from": "base"})
+
+    @event("b")
+    async def b(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "b", "from": "base"})
+
+
+class Child(Base):
+    @event("b")
+    async def b_again(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "b", "from": "child"})
+
+    @event("c")
+    async def c(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "c", "from": "child"})
+
+
+class Overrider(Base):
+    async def a(self, content: dict[str, Any]) -> None:  # overrides without re-decorating
+        await self.send_json({"type": "a", "from": "overrider"})
+
+
+async def test_a_subclass_inherits_its_bases_events() -> None:
+    async with connect(Child) as ws:
+        await ws.send_json({"type": "a"})
+        assert await ws.receive_json() == {"type": "a", "from": "base"}
+
+
+async def test_a_subclass_may_rebind_an_event_type_to_another_method() -> None:
+    async with connect(Child) as ws:
+        await ws.send_json({"type": "b"})
+        assert await ws.receive_json() == {"type": "b", "from": "child"}
+
+
+async def test_a_subclass_overriding_an_event_method_keeps_the_event() -> None:
+    async with connect(Overrider) as ws:
+        await ws.send_json({"type": "a"})
+        assert await ws.receive_json() == {"type": "a", "from": "overrider"}
+
+
+async def test_a_base_class_does_not_see_its_subclasses_events() -> None:
+    assert Base._events == {"a": "a", "b": "b"}
+    assert Child._events == {"a": "a", "b": "b_again", "c": "c"}
+    async with connect(Base) as ws:
+        await ws.send_json({"type": "c"})
+        assert await ws.receive_json() == unknown_type("c")
+
+
+# -- binary JSON mode --------------------------------------------------------------------------
+
+
+class BinaryChat(Chat):
+    json_mode = "binary"
+
+
+async def test_binary_json_mode_receives_and_sends_binary_frames() -> None:
+    async with connect(BinaryChat) as ws:
+        await ws.send_json({"type": "chat.message", "body": "é"}, mode="binary")
+        assert await ws.receive_bytes() == '{"type":"chat.message","body":"é"}'.encode()
+
+
+async def test_binary_json_mode_sends_error_frames_as_binary() -> None:
+    async with connect(BinaryChat) as ws:
+        await ws.send_bytes(b'{"type": "nope"}')
+        assert await ws.receive_json(mode="binary") == unknown_type("nope")
+
+
+async def test_binary_json_mode_refuses_text_frames_with_1003() -> None:
+    async with connect(BinaryChat) as ws:
+        await ws.send_text('{"type": "ping"}')
+        assert await ws.wait_closed() == (
+            CloseCode.UNSUPPORTED_DATA,
+            "This endpoint takes binary JSON frames.",
+        )
+
+
+async def test_text_json_mode_refuses_binary_frames_with_1003() -> None:
+    async with connect(Chat) as ws:
+        await ws.send_bytes(b'{"type": "ping"}')
+        assert await ws.wait_closed() == (
+            CloseCode.UNSUPPORTED_DATA,
+            "This endpoint takes JSON text frames.",
+        )
+
+
+# -- @event ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "has space", "x" * 101, ".leading-dot", "new\nline", 7, None],
+    ids=["empty", "space", "too-long", "leading-dot", "newline", "int", "none"],
+)
+def test_event_refuses_a_type_that_is_not_a_dotted_name(name: Any) -> None:
+    with pytest.raises(ValueError) as info:
+        event(name)
+    assert str(info.value) == f"{name!r} is not a valid event type (e.g. 'chat.message')."
+
+
+@pytest.mark.parametrize("name", ["a", "chat.message", "room:join", "x" * 100, "v2_update-now"])
+def test_event_accepts_dotted_names(name: str) -> None:
+    async def handler(self: Any, content: Any) -> None:
+        pass
+
+    assert event(name)(handler) is handler
+    assert handler._wsapp_event == name  # type: ignore[attr-defined]

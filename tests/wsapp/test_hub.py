@@ -1,0 +1,124 @@
+"""The per-process hub: room fan-out, user index, group refresh — in-process, in-memory layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from wsapp import WebSocket
+from wsapp.codes import CloseCode
+from wsapp.groups import room_group
+from wsapp.rooms import abroadcast, aclose
+from wsapp.rooms.hub import get_hub, stop_hub
+from wsapp.routing import Router, path
+from wsapp.testing import AsyncWebSocketClient
+
+
+async def member(ws: WebSocket, room: str) -> None:
+    await ws.accept()
+    hub = await get_hub()
+    await hub.join(room, ws)
+    await ws.send_json({"type": "joined"})
+    try:
+        async for _ in ws:
+            pass
+    finally:
+        hub.leave(room, ws)
+
+
+@pytest.fixture
+def client() -> AsyncWebSocketClient:
+    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]))
+
+
+async def join(client: AsyncWebSocketClient, room: str):
+    session = await client.websocket_connect(f"/room/{room}/").connect()
+    assert await session.receive_json() == {"type": "joined"}
+    return session
+
+
+async def test_broadcast_reaches_every_local_member_once(client) -> None:
+    a, b = await join(client, "lobby"), await join(client, "lobby")
+    other = await join(client, "random")
+    await abroadcast("lobby", {"type": "note", "n": 1})
+    assert await a.receive_json() == {"type": "note", "n": 1}
+    assert await b.receive_json() == {"type": "note", "n": 1}
+    assert await other.receive_nothing()
+    assert await a.receive_nothing()
+    for s in (a, b, other):
+        await s.close()
+    await stop_hub()
+
+
+async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_member(client) -> None:
+    sessions = [await join(client, "lobby") for _ in range(5)]
+    hub = await get_hub()
+    layer = get_channel_layer()
+    assert set(layer.groups[room_group("lobby")]) == {hub.channel}
+    await abroadcast("lobby", {"type": "x"})
+    for s in sessions:
+        assert await s.receive_json() == {"type": "x"}
+    assert hub.received == 1
+    assert hub.delivered == 5
+    for s in sessions:
+        await s.close()
+    await stop_hub()
+
+
+async def test_exclude_skips_the_sender(client) -> None:
+    a, b = await join(client, "lobby"), await join(client, "lobby")
+    hub = await get_hub()
+    excluded = next(iter(hub.rooms["lobby"]))
+    await abroadcast("lobby", {"type": "x"}, exclude=[excluded])
+    received = [await s.receive_nothing(0.2) for s in (a, b)]
+    assert sorted(received) == [False, True]
+    for s in (a, b):
+        await s.close()
+    await stop_hub()
+
+
+async def test_close_room_sends_notice_then_closes_with_4410(client) -> None:
+    a = await join(client, "lobby")
+    await aclose("lobby", reason="archived")
+    assert await a.receive_json() == {"type": "room.closed", "reason": "archived"}
+    assert await a.wait_closed() == (CloseCode.ROOM_CLOSED, "archived")
+    await stop_hub()
+
+
+async def test_refresh_drops_groups_without_members_and_readds_live_ones(client) -> None:
+    a = await join(client, "lobby")
+    b = await join(client, "random")
+    hub = await get_hub()
+    layer = get_channel_layer()
+    await b.close()
+    await asyncio.sleep(0)
+    layer.groups[room_group("lobby")].clear()  # as if the layer had expired the membership
+    await hub.refresh()
+    assert room_group("random") not in hub.groups
+    assert hub.channel in layer.groups[room_group("lobby")]
+    await abroadcast("lobby", {"type": "still-here"})
+    assert await a.receive_json() == {"type": "still-here"}
+    await a.close()
+    await stop_hub()
+
+
+async def test_short_group_expiry_is_survived_by_periodic_refresh(client, settings) -> None:
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": 1},
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    a = await join(client, "lobby")
+    hub = await get_hub()
+    assert hub.refresh_interval() <= 1 / 3
+    await asyncio.sleep(1.6)  # past group_expiry: without refresh the hub would be dropped
+    await abroadcast("lobby", {"type": "after-expiry"})
+    assert await a.receive_json() == {"type": "after-expiry"}
+    await a.close()
+    await stop_hub()

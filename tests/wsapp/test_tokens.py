@@ -1,0 +1,170 @@
+"""Signed connection tokens (wsapp.tokens) and the view that hands them out (wsapp.views)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core import signing
+from django.urls import reverse
+
+from wsapp.exceptions import InvalidToken
+from wsapp.tokens import (
+    MAX_TOKEN_LENGTH,
+    SALT,
+    _fingerprint,
+    check_token,
+    make_token,
+    user_for_token,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _backdate(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
+    """Make the next token look as if it had been signed ``seconds`` ago."""
+    stamp = int(time.time()) - seconds
+    monkeypatch.setattr(
+        signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(stamp)
+    )
+
+
+def test_a_token_names_its_user(user) -> None:
+    assert check_token(make_token(user)) == user
+    assert user_for_token(make_token(user)) == user
+
+
+def test_a_token_is_a_valid_subprotocol_name_and_short(user) -> None:
+    token = make_token(user)
+    # RFC 6455 §4.1: a subprotocol is an HTTP token, so no ":" (signing's default separator).
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)
+    assert len(token) < 120
+
+
+def test_the_token_does_not_carry_the_session_auth_hash(user) -> None:
+    token = make_token(user)
+    payload = signing.TimestampSigner(salt=SALT, sep=".").unsign_object(token)
+    assert payload == [str(user.pk), _fingerprint(user)]
+    assert user.get_session_auth_hash() not in token
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), id="signature"),
+        pytest.param(lambda t: ("A" if t[0] != "A" else "B") + t[1:], id="payload"),
+        pytest.param(lambda t: t.replace(".", ":"), id="separator"),
+        pytest.param(lambda t: t.rsplit(".", 1)[0], id="no-signature"),
+        pytest.param(lambda t: "", id="empty"),
+        pytest.param(lambda t: "not a token", id="garbage"),
+        pytest.param(lambda t: t + "x" * MAX_TOKEN_LENGTH, id="oversize"),
+    ],
+)
+def test_a_tampered_token_is_invalid(user, tamper) -> None:
+    with pytest.raises(InvalidToken) as excinfo:
+        check_token(tamper(make_token(user)))
+    assert excinfo.value.reason == "Invalid token."
+    assert user_for_token(tamper(make_token(user))) is None
+
+
+def test_a_token_signed_for_another_purpose_is_invalid(user) -> None:
+    payload = [str(user.pk), _fingerprint(user)]
+    other_salt = signing.TimestampSigner(salt="someone.else", sep=".").sign_object(payload)
+    other_key = signing.TimestampSigner(key="another-secret", salt=SALT, sep=".").sign_object(
+        payload
+    )
+    for token in (other_salt, other_key, signing.dumps(payload, salt=SALT)):
+        with pytest.raises(InvalidToken, match="^Invalid token.$"):
+            check_token(token)
+
+
+def test_a_signed_payload_of_the_wrong_shape_is_invalid(user) -> None:
+    token = signing.TimestampSigner(salt=SALT, sep=".").sign_object({"user": user.pk})
+    with pytest.raises(InvalidToken, match="^Invalid token.$"):
+        check_token(token)
+
+
+def test_an_expired_token_is_refused_as_expired(user, monkeypatch, settings) -> None:
+    settings.WSAPP = {**settings.WSAPP, "TOKEN_MAX_AGE": 60}
+    _backdate(monkeypatch, 61)
+    token = make_token(user)
+    monkeypatch.undo()
+    with pytest.raises(InvalidToken) as excinfo:
+        check_token(token)
+    assert excinfo.value.reason == "Token expired."
+
+
+def test_a_token_within_its_max_age_is_accepted(user, monkeypatch, settings) -> None:
+    settings.WSAPP = {**settings.WSAPP, "TOKEN_MAX_AGE": 60}
+    _backdate(monkeypatch, 50)
+    token = make_token(user)
+    monkeypatch.undo()
+    assert check_token(token) == user
+
+
+def test_a_password_change_kills_the_token(user) -> None:
+    token = make_token(user)
+    user.set_password("a-new-password")
+    user.save()
+    with pytest.raises(InvalidToken) as excinfo:
+        check_token(token)
+    assert excinfo.value.reason == "Token no longer valid."
+    assert check_token(make_token(user)) == user
+
+
+def test_a_deactivated_user_has_no_valid_token(user) -> None:
+    token = make_token(user)
+    user.is_active = False
+    user.save()
+    with pytest.raises(InvalidToken, match="^Token no longer valid.$"):
+        check_token(token)
+
+
+def test_a_deleted_user_has_no_valid_token(user) -> None:
+    token = make_token(user)
+    user.delete()
+    with pytest.raises(InvalidToken, match="^Token no longer valid.$"):
+        check_token(token)
+
+
+def test_no_token_for_an_anonymous_user() -> None:
+    with pytest.raises(ValueError, match="not a saved, real user"):
+        make_token(AnonymousUser())
+
+
+# -- the view ---------------------------------------------------------------------------------
+
+
+def test_the_token_url_is_named() -> None:
+    assert reverse("wsapp:token") == "/wsapp/token/"
+
+
+def test_the_view_gives_a_logged_in_user_a_token(client, user, settings) -> None:
+    settings.WSAPP = {**settings.WSAPP, "TOKEN_MAX_AGE": 900}
+    client.force_login(user)
+    response = client.get("/wsapp/token/")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"token", "expires_in"}
+    assert body["expires_in"] == 900
+    assert check_token(body["token"]) == user
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_view_answers_anonymous_with_401_json_not_a_redirect(client) -> None:
+    response = client.get("/wsapp/token/")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == {
+        "error": "not_authenticated",
+        "message": "Log in to get a connection token.",
+    }
+    assert response["WWW-Authenticate"] == 'Session realm="wsapp"'
+
+
+def test_the_view_only_answers_get(client, user) -> None:
+    client.force_login(user)
+    assert client.post("/wsapp/token/").status_code == 405

@@ -1,0 +1,63 @@
+"""Channel layers wsapp configures, and the Redis access it shares with them.
+
+``RedisChannelLayer`` is channels_redis's own layer with one fix for churn: redis-py's asyncio
+``ConnectionPool`` raises ``MaxConnectionsError`` the moment its 100 connections are busy, so when
+hundreds of sockets close at once their ``group_discard`` calls fail and the channels stay in
+the group for a day. A ``BlockingConnectionPool`` waits for a free connection instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
+from redis import asyncio as aioredis
+
+DEFAULT_MAX_CONNECTIONS = 200
+DEFAULT_POOL_TIMEOUT = 20
+
+
+class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
+    """channels_redis's layer whose pools wait for a free connection rather than fail."""
+
+    def create_pool(self, index: int) -> Any:
+        host = dict(self.hosts[index])
+        host.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
+        host.setdefault("timeout", DEFAULT_POOL_TIMEOUT)
+        if "address" in host:
+            return aioredis.BlockingConnectionPool.from_url(host.pop("address"), **host)
+        return aioredis.BlockingConnectionPool(**host)
+
+
+def redis_layer_config(url: str, **config: Any) -> dict[str, Any]:
+    """A ``CHANNEL_LAYERS["default"]`` entry for ``url`` with the capacities rooms need.
+
+    Hub channels carry every room's traffic for a whole process, so they get a capacity far above
+    the per-socket default of 100; ``group_send`` to a full channel silently drops.
+    """
+    return {
+        "BACKEND": "wsapp.layers.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": url}],
+            "capacity": 1000,
+            "channel_capacity": {"wsapp.hub*": 100_000},
+            **config,
+        },
+    }
+
+
+def get_layer(alias: str = "default") -> BaseChannelLayer:
+    layer = get_channel_layer(alias)
+    if layer is None:
+        raise RuntimeError(f"CHANNEL_LAYERS has no {alias!r} layer; wsapp rooms need one.")
+    return layer
+
+
+def is_in_memory(layer: BaseChannelLayer) -> bool:
+    return isinstance(layer, InMemoryChannelLayer)
+
+
+def redis_connection(layer: BaseChannelLayer, key: str) -> Any:
+    """The redis-py client of the shard ``key`` hashes to, from the layer's own pools."""
+    return layer.connection(layer.consistent_hash(key))

@@ -1,0 +1,162 @@
+"""Rate limits: a token bucket per connection, and the grace before a flooder is cut off.
+
+``WebSocket.receive()`` asks the connection's :class:`RateLimiter` about every incoming frame.
+Within the rate (plus the burst) a frame passes. Over it, the frame is dropped and the client is
+told so with an ``error`` frame (``rate_limited``): a client that bursts now and then loses a few
+messages, not its connection. A client still over the limit ``RATE_LIMIT_GRACE`` seconds after it
+first went over is closed with 4429. With ``RATE_LIMIT`` unset a connection has no limiter, and
+the hot path pays one ``is None`` test.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from wsapp.conf import parse_rate
+from wsapp.exceptions import RateLimited
+
+__all__ = ["RATE_LIMITED_FRAME", "RateLimiter", "TokenBucket", "connection_limiter"]
+
+#: The ``error`` frame a dropped message is answered with (DESIGN.md's wire protocol), encoded
+#: once: a flood must not cost a JSON encode per dropped frame.
+RATE_LIMITED_FRAME = json.dumps(
+    {"type": "error", "code": "rate_limited", "message": "Rate limit exceeded; message dropped."}
+)
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; each allowed event spends one.
+
+    Time is passed in (any monotonic clock, in seconds), which keeps the bucket a pure function
+    of its inputs: no clock reads of its own, trivially testable.
+
+    Raises:
+        ValueError: ``rate`` is not positive or ``burst`` is below one token.
+    """
+
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"A token bucket needs rate > 0 and burst >= 1, not {rate}, {burst}.")
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        # -inf: the first allow() sees an infinite elapsed time and starts from a full bucket,
+        # whatever clock the caller uses.
+        self.updated = float("-inf")
+
+    def allow(self, now: float) -> bool:
+        """Spend a token if there is one; ``False`` means the event is over the limit."""
+        elapsed = now - self.updated
+        if elapsed > 0:
+            self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+            self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class RateLimiter:
+    """A :class:`TokenBucket` plus the grace policy that turns lasting excess into a close.
+
+    The client is *in excess* from its first dropped frame until it goes ``grace`` seconds
+    without another drop. A drop that comes more than ``grace`` seconds into the excess raises.
+    A client that slows down after a burst is forgiven; one that keeps sending faster than the
+    rate is closed, however the bucket's refills spread its drops out.
+    """
+
+    __slots__ = ("bucket", "excess")
+
+    def __init__(self, rate: float, burst: float, grace: float) -> None:
+        self.bucket = TokenBucket(rate, burst)
+        self.excess = Excess(grace)
+
+    def allow(self, now: float) -> bool:
+        """Whether a frame that arrived at ``now`` may pass; ``False``: drop it.
+
+        Raises:
+            RateLimited: still over the limit ``grace`` seconds after going over it (4429).
+        """
+        if self.bucket.allow(now):
+            return True
+        self.excess.drop(now)
+        return False
+
+
+class Excess:
+    """The grace policy: drops are forgiven until they have gone on for ``grace`` seconds."""
+
+    __slots__ = ("grace", "last_drop", "since")
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.since: float | None = None
+        self.last_drop = float("-inf")
+
+    def drop(self, now: float) -> None:
+        """Record a dropped frame.
+
+        Raises:
+            RateLimited: drops have continued, with no pause of ``grace``, for ``grace`` seconds.
+        """
+        if self.since is None or now - self.last_drop > self.grace:
+            self.since = now
+        self.last_drop = now
+        if now - self.since >= self.grace:
+            raise RateLimited(f"Rate limit exceeded for over {self.grace:g} s.")
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(spec: str) -> tuple[float, float]:
+    return parse_rate(spec)
+
+
+def connection_limiter(conf: Mapping[str, Any]) -> RateLimiter | None:
+    """A new connection's limiter from ``RATE_LIMIT`` and ``RATE_LIMIT_GRACE``; ``None`` if off.
+
+    Raises:
+        ValueError: ``RATE_LIMIT`` is not a rate (the system check ``wsapp.E004`` says so first).
+    """
+    spec = conf["RATE_LIMIT"]
+    if spec is None:
+        return None
+    rate, burst = _parsed(spec)
+    return RateLimiter(rate, burst, float(conf["RATE_LIMIT_GRACE"]))
+
+
+class UserRateLimit:
+    """``RATE_LIMIT_PER_USER``: one allowance shared by all of a user's connections, on every
+    process, counted in fixed windows in the hub's store (Redis with channels_redis).
+
+    Opt-in because it costs a store round trip per message; the grace policy is the same as
+    the per-connection limiter's, per connection.
+    """
+
+    __slots__ = ("count", "excess", "key", "period", "store")
+
+    def __init__(self, store: Any, user_key: str, spec: str, grace: float) -> None:
+        rate, burst = _parsed(spec)
+        self.store = store
+        self.key = user_key
+        self.period = 1.0 if rate >= 1 else 1.0 / rate
+        self.count = max(1, int(burst))
+        self.excess = Excess(grace)
+
+    async def allow(self, now: float) -> bool:
+        """Whether this message fits the user's allowance; ``False``: drop it.
+
+        Raises:
+            RateLimited: this connection has been over the shared limit for ``grace`` seconds.
+        """
+        window = int(time.time() // self.period)
+        used = await self.store.incr(f"rate.{self.key}.{window}", self.period * 2)
+        if used <= self.count:
+            return True
+        self.excess.drop(now)
+        return False

@@ -1,0 +1,118 @@
+"""The rooms API for views, signals, management commands and task queues.
+
+Django's naming: ``broadcast()`` is the synchronous twin of ``abroadcast()``, and so on. None of
+these needs a hub in the calling process: they speak to the channel layer, and the hubs of the
+processes that hold the room's sockets do the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+
+from wsapp import jsoncodec
+from wsapp.codes import CloseCode
+from wsapp.connection import WebSocket
+from wsapp.groups import room_group
+from wsapp.layers import get_layer
+from wsapp.rooms.hub import get_hub, publish_to_room, send_to_group
+from wsapp.rooms.presence import online_connections, online_users
+from wsapp.rooms.store import store_for
+from wsapp.tracking import aclose_user, user_key
+
+__all__ = [
+    "abroadcast",
+    "aclose",
+    "aclose_user",
+    "akick",
+    "aonline",
+    "aonline_connections",
+    "broadcast",
+    "close",
+    "close_user",
+    "kick",
+    "online",
+    "online_connections_sync",
+]
+
+
+def _slug(room: Any) -> str:
+    return str(getattr(room, "slug", room))
+
+
+async def abroadcast(
+    room: Any, data: Any, exclude: Iterable[WebSocket | str] | None = None
+) -> None:
+    """Send ``data`` (JSON-encoded once) to every live member of ``room`` on every process.
+
+    Args:
+        room: a ``Room`` or its slug.
+        exclude: sockets (or their ids) that should not get it, e.g. the sender's.
+    """
+    ids = [ws.id if isinstance(ws, WebSocket) else ws for ws in exclude or ()]
+    await publish_to_room(_slug(room), data, ids)
+
+
+async def aonline(room: Any) -> list[str]:
+    """Usernames online in ``room`` across all processes, each once."""
+    return await online_users(store_for(get_layer()), _slug(room))
+
+
+async def aonline_connections(room: Any) -> list[dict[str, Any]]:
+    """Live connections in ``room``: ``{"user", "connection", "meta"}`` each."""
+    return await online_connections(store_for(get_layer()), _slug(room))
+
+
+async def aclose(room: Any, code: int = CloseCode.ROOM_CLOSED, reason: str = "") -> None:
+    """Send live members ``{"type": "room.closed", "reason": ...}``, then close them with ``code``."""
+    slug = _slug(room)
+    notice = jsoncodec.dumps({"type": "room.closed", "reason": reason})
+    await send_to_group(
+        room_group(slug),
+        {
+            "type": "wsapp.close_room",
+            "room": slug,
+            "code": int(code),
+            "reason": reason,
+            "text": notice,
+        },
+    )
+
+
+async def akick(room: Any, user: Any, code: int = CloseCode.FORBIDDEN, reason: str = "") -> None:
+    """Close ``user``'s sockets in ``room`` (on every process) with ``code``."""
+    key = user_key(user) if hasattr(user, "is_authenticated") else str(user)
+    slug = _slug(room)
+    await send_to_group(
+        room_group(slug),
+        {"type": "wsapp.kick", "room": slug, "user": key, "code": int(code), "reason": reason},
+    )
+
+
+@contextlib.asynccontextmanager
+async def joined(ws: WebSocket, room: Any) -> AsyncIterator[None]:
+    """Receive ``room``'s broadcasts on ``ws`` while inside the block (for ``async def``
+    handlers; ``RoomConsumer`` does this, with presence and history, for you)::
+
+        async with rooms.joined(ws, "lobby"):
+            async for text in ws.iter_text():
+                await rooms.abroadcast("lobby", {"type": "message", "body": text})
+    """
+    slug = _slug(room)
+    hub = await get_hub()
+    await hub.join(slug, ws)
+    try:
+        yield
+    finally:
+        hub.leave(slug, ws)
+
+
+broadcast = async_to_sync(abroadcast)
+online = async_to_sync(aonline)
+online_connections_sync = async_to_sync(aonline_connections)
+close = async_to_sync(aclose)
+kick = async_to_sync(akick)
+close_user = async_to_sync(aclose_user)

@@ -1,0 +1,242 @@
+"""``WsappServer``: Daphne's ``Server`` configured from ``WSAPP``, with a graceful shutdown.
+
+Daphne builds its websocket factory inside ``run()``, just before the reactor starts, so the
+factory is tuned from ``reactor.callWhenRunning`` (protocol class, permessage-deflate, close
+frames instead of dropped TCP on protocol errors). ``kill_all_applications``, Daphne's "before
+shutdown" trigger, is where SIGTERM drains: stop listening, send every websocket 1001, give the
+applications ``SHUTDOWN_GRACE`` seconds to finish, then cancel what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from daphne.server import Server
+from twisted.internet import defer, reactor
+
+from wsapp.conf import get_settings
+from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
+
+logger = logging.getLogger("wsapp.server")
+
+# Server-to-client compression with a 4 KiB window and memLevel 5, as the `websockets` library
+# does: most of deflate's gain for a fraction of the 256 KiB per connection zlib's defaults take.
+DEFLATE_WINDOW_BITS = 12
+DEFLATE_MEM_LEVEL = 5
+# After the grace, cancelled applications get this long to unwind before the reactor stops.
+CANCEL_WAIT = 1.0
+# ASGI HTTP+WebSocket spec: 2.3 adds the close reason. (2.4 would make a send after the close
+# raise, which turns every late group message in a Channels consumer into a traceback.)
+ASGI_SPEC_VERSION = "2.3"
+
+
+def accept_deflate(offers: Iterable[Any]) -> PerMessageDeflateOfferAccept | None:
+    """Accept the client's first permessage-deflate offer (RFC 7692), with a small window."""
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            bits = offer.request_max_window_bits or DEFLATE_WINDOW_BITS
+            return PerMessageDeflateOfferAccept(
+                offer, window_bits=min(bits, DEFLATE_WINDOW_BITS), mem_level=DEFLATE_MEM_LEVEL
+            )
+    return None
+
+
+def refuse_compression(offers: Iterable[Any]) -> None:
+    """Decline every permessage-compress offer (``COMPRESSION`` is off)."""
+    return None
+
+
+def _address(port: Any) -> str:
+    """``host:port`` of a listening TCP port, or the path of a Unix socket."""
+    address = port.getHost()
+    if hasattr(address, "port"):
+        host = address.host
+        return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+    name = getattr(address, "name", address)
+    return f"unix:{name.decode() if isinstance(name, bytes) else name}"
+
+
+class WsappServer(Server):
+    """Daphne's server with wsapp's websocket protocol, limits and graceful shutdown.
+
+    Args:
+        application: the ASGI application.
+        endpoints: Twisted endpoint strings (``daphne.endpoints.build_endpoint_description_strings``).
+        max_message_size: largest incoming message in bytes (1009 above it); None: no limit.
+        max_queue: incoming messages an application may have waiting before reading pauses.
+        max_send_buffer: unsent bytes after which a client is closed with 1013.
+        compression: negotiate permessage-deflate.
+        shutdown_grace: seconds applications get to finish after SIGTERM's 1001.
+        **kwargs: passed to ``daphne.server.Server``.
+    """
+
+    def __init__(
+        self,
+        application: Any,
+        endpoints: list[str],
+        *,
+        max_message_size: int | None = 1024 * 1024,
+        max_queue: int = 64,
+        max_send_buffer: int = 4 * 1024 * 1024,
+        compression: bool = True,
+        shutdown_grace: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        # Daphne closes every websocket after 24 h by default; WSAPP["IDLE_TIMEOUT"] is ours.
+        kwargs.setdefault("websocket_timeout", -1)
+        # autobahn (26.x) delivers a compressed message that inflates to just over its limit
+        # cut to the limit, without an error. Its limit is one byte over ours, so such a
+        # message arrives one byte too big and the protocol refuses it with 1009. 0: no limit.
+        autobahn_limit = max_message_size + 1 if max_message_size else 0
+        kwargs["websocket_max_message_size"] = kwargs["websocket_max_frame_size"] = autobahn_limit
+        super().__init__(application, endpoints=endpoints, **kwargs)
+        self.max_message_size = max_message_size or None
+        self.max_queue = max_queue
+        self.max_send_buffer = max_send_buffer
+        self.compression = compression
+        self.shutdown_grace = shutdown_grace
+        self.shutting_down = False
+        self.ports: list[Any] = []
+        self._grace_over: asyncio.Event | None = None
+
+    @classmethod
+    def from_settings(cls, application: Any, endpoints: list[str], **kwargs: Any) -> WsappServer:
+        """A server configured from ``wsapp.conf.get_settings()``; ``kwargs`` override it."""
+        conf = get_settings()
+        options: dict[str, Any] = {
+            "ping_interval": conf["PING_INTERVAL"],
+            "ping_timeout": conf["PING_TIMEOUT"],
+            "max_message_size": conf["MAX_MESSAGE_SIZE"],
+            "max_queue": conf["MAX_QUEUE"],
+            "max_send_buffer": conf["MAX_SEND_BUFFER"],
+            "compression": conf["COMPRESSION"],
+            "shutdown_grace": conf["SHUTDOWN_GRACE"],
+            "server_name": "wsapp",
+        }
+        options.update(kwargs)
+        return cls(application, endpoints, **options)
+
+    def settings_summary(self) -> str:
+        """The effective websocket settings, for the start-up log line."""
+        return (
+            f"MAX_MESSAGE_SIZE={self.max_message_size} "
+            f"MAX_QUEUE={self.max_queue} PING_INTERVAL={self.ping_interval} "
+            f"PING_TIMEOUT={self.ping_timeout} COMPRESSION={self.compression} "
+            f"MAX_SEND_BUFFER={self.max_send_buffer} SHUTDOWN_GRACE={self.shutdown_grace}"
+        )
+
+    def run(self) -> None:
+        reactor.callWhenRunning(self._started)
+        super().run()
+
+    def _started(self) -> None:
+        """Tune the websocket factory Daphne built in ``run()``, before any connection arrives."""
+        self.ws_factory.protocol = WsappWebSocketProtocol
+        self.ws_factory.setProtocolOptions(
+            # Close frames (1009, 1002, 1007) on protocol errors instead of a dropped TCP (1006).
+            failByDrop=False,
+            perMessageCompressionAccept=accept_deflate if self.compression else refuse_compression,
+        )
+        where = ", ".join(_address(port) for port in self.ports)
+        logger.info(
+            "wsapp serve listening on %s; %s", where or self.endpoints, self.settings_summary()
+        )
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    # -- applications ------------------------------------------------------------------------
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[Any] | None:
+        """Daphne's, plus the ping extension and a ``receive`` that resumes a paused socket."""
+        if not isinstance(protocol, WsappWebSocketProtocol):
+            return super().create_application(protocol, scope)  # type: ignore[no-any-return]
+        assert "application_instance" not in self.connections[protocol]
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        scope.setdefault("asgi", {"version": "3.0", "spec_version": ASGI_SPEC_VERSION})
+        scope["extensions"] = {**(scope.get("extensions") or {}), PING_EXTENSION: {}}
+
+        async def receive() -> Any:
+            message = await queue.get()
+            protocol.application_received(queue.qsize())
+            return message
+
+        instance = self.application(
+            scope=scope, receive=receive, send=partial(self.handle_reply, protocol)
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
+        return queue
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def kill_all_applications(self) -> defer.Deferred[None]:
+        """Drain before the reactor stops: 1001 to every websocket, then up to the grace."""
+        self.shutting_down = True
+        for port in self.ports:
+            port.stopListening()
+        closing = 0
+        for protocol in list(self.connections):
+            if isinstance(protocol, WsappWebSocketProtocol):
+                closing += protocol.state == protocol.STATE_OPEN
+                protocol.close_for_shutdown()
+        running = [
+            instance
+            for details in self.connections.values()
+            if (instance := details.get("application_instance")) is not None and not instance.done()
+        ]
+        logger.info(
+            "Shutting down: sent 1001 to %d websockets; waiting up to %s s for %d applications.",
+            closing,
+            self.shutdown_grace,
+            len(running),
+        )
+        self._grace_over = asyncio.Event()
+        self._skip_grace_on_second_signal()
+        return defer.Deferred.fromFuture(asyncio.ensure_future(self._drain(running)))
+
+    async def _drain(self, running: list[asyncio.Future[Any]]) -> None:
+        """Wait for ``running`` until the grace ends, then cancel the rest."""
+        if not running:
+            return
+        assert self._grace_over is not None
+        # Cancelling asyncio.wait() leaves the futures it waits for alone (gather would not).
+        finished = asyncio.ensure_future(asyncio.wait(running))
+        grace_over = asyncio.ensure_future(self._grace_over.wait())
+        await asyncio.wait(
+            [finished, grace_over], timeout=self.shutdown_grace, return_when=asyncio.FIRST_COMPLETED
+        )
+        finished.cancel()
+        grace_over.cancel()
+        pending = [instance for instance in running if not instance.done()]
+        if pending:
+            logger.warning(
+                "Cancelling %d applications still running after the %s s shutdown grace.",
+                len(pending),
+                self.shutdown_grace,
+            )
+            for instance in pending:
+                instance.cancel()
+            await asyncio.wait(pending, timeout=CANCEL_WAIT)
+
+    def _skip_grace_on_second_signal(self) -> None:
+        """A second SIGINT/SIGTERM ends the grace at once (Twisted would just ignore it)."""
+        if not self.signal_handlers:
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            logger.warning("Second %s: cancelling applications now.", signal.Signals(signum).name)
+            if self._grace_over is not None:
+                reactor.callFromThread(self._grace_over.set)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # e.g. SIGINT under nohup
+                signal.signal(signum, handler)

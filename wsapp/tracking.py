@@ -1,0 +1,109 @@
+"""Every authenticated socket is known to its process's hub, by user.
+
+That index is what lets a logout, a deactivation or a password change close the user's sockets
+on every process at once (one ``group_send`` to the user's group), and what enforces
+``WSAPP["MAX_CONNECTIONS_PER_USER"]`` across processes: each socket is an entry in a shared,
+expiring set, renewed by its hub, so a crashed process's sockets stop counting within
+``PRESENCE_TTL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from wsapp.codes import CloseCode
+from wsapp.conf import get_settings
+from wsapp.connection import WebSocket, accept_hooks, close_hooks
+from wsapp.exceptions import TooManyConnections
+from wsapp.groups import user_group
+from wsapp.limits import UserRateLimit
+from wsapp.rooms.hub import Hub, current_hub, get_hub, send_to_group
+
+logger = logging.getLogger("wsapp")
+
+
+def user_key(user: Any) -> str | None:
+    """The key a user's sockets are indexed by; ``None`` for anonymous users."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return str(user.pk)
+
+
+def connections_key(key: str) -> str:
+    return f"conns.{key}"
+
+
+async def on_accept(ws: WebSocket) -> None:
+    key = user_key(ws.scope.get("user"))
+    if key is None:
+        return
+    hub = await get_hub()
+    ws.state.user_key = key
+    await hub.attach_user(key, ws)
+    conf = get_settings()
+    if conf["RATE_LIMIT_PER_USER"] is not None:
+        ws.user_rate_limit = UserRateLimit(
+            hub.store, key, conf["RATE_LIMIT_PER_USER"], float(conf["RATE_LIMIT_GRACE"])
+        )
+    cap = conf["MAX_CONNECTIONS_PER_USER"]
+    if cap is None:
+        return
+    if _counting not in hub.refresh_hooks:
+        hub.refresh_hooks.append(_counting)
+    await hub.store.add(connections_key(key), ws.id, hub.ttl)
+    count = len(await hub.store.members(connections_key(key)))
+    if count > cap:
+        await hub.store.remove(connections_key(key), ws.id)
+        raise TooManyConnections(f"At most {cap} connections per user; close one and retry.")
+
+
+def on_close(ws: WebSocket) -> None:
+    hub = current_hub()
+    if hub is None:
+        return
+    key = getattr(ws.state, "user_key", None)
+    if key is not None:
+        hub.detach_user(key, ws)
+        if get_settings()["MAX_CONNECTIONS_PER_USER"] is not None:
+            _background(hub.store.remove(connections_key(key), ws.id))
+    presence = hub.presence
+    if presence is not None:
+        for room in presence.rooms_of(ws):
+            hub.leave(room, ws)
+            _background(presence.leave(room, ws))
+
+
+async def _counting(hub: Hub) -> None:
+    await hub.store.refresh(
+        ((connections_key(key), ws.id) for key, sockets in hub.users.items() for ws in sockets),
+        hub.ttl,
+    )
+
+
+_pending: set[asyncio.Task[Any]] = set()
+
+
+def _background(coroutine: Any) -> None:
+    """Run cleanup that a synchronous close hook cannot await, keeping a reference to it."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason: str = "") -> None:
+    """Close every socket of ``user`` (a user or its pk) on every process."""
+    key = str(getattr(user, "pk", user))
+    await send_to_group(
+        user_group(key),
+        {"type": "wsapp.close_user", "user": key, "code": int(code), "reason": reason},
+    )
+
+
+def install() -> None:
+    """Hook into every connection's accept and close (idempotent; called from ``ready()``)."""
+    if on_accept not in accept_hooks:
+        accept_hooks.append(on_accept)
+    if on_close not in close_hooks:
+        close_hooks.append(on_close)
