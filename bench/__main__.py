@@ -58,11 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def selected(only: list[str]) -> list[Target]:
+    """Every target (experiments only when an ``--only`` names them), or those ``only`` picks."""
     if not only:
-        return list(TARGETS)
+        return [t for t in TARGETS if not t.experiment]
     return [
         t for t in TARGETS
-        if any(o in t.name or o in (t.kind, t.group) for o in only)
+        if any(o in t.name or (not t.experiment and o in (t.kind, t.group)) for o in only)
     ]  # fmt: skip
 
 

@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-cpus", type=parse_cpus, default=None, metavar="LIST")
     parser.add_argument("--client-cpus", type=parse_cpus, default=None, metavar="LIST")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--native", action="store_true",
+        help="sample C frames too (shows the garbage collector, zlib, syscalls)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     target = next((t for t in TARGETS if t.name == args.target), None)
     if target is None:
@@ -164,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                     spies.append(
                         subprocess.Popen(
                             [str(PY_SPY), "record", "--pid", str(server.pid), "--format", "raw",
-                             "--rate", str(args.rate), "--output", str(raw), "--subprocesses"],
+                             "--rate", str(args.rate), "--output", str(raw), "--subprocesses",
+                             "--full-filenames", *(["--native"] if args.native else [])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                         )  # fmt: skip
                     )

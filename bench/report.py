@@ -120,3 +120,20 @@ def write(results_dir: Path, run: dict[str, Any]) -> Path:
     path.write_text(text)
     (results_dir / "latest.json").write_text(text)
     return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.report [RESULTS.json]``: the tables of a past run (latest by default)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__)
+    parser.add_argument(
+        "results", nargs="?", type=Path, default=Path(__file__).parent / "results" / "latest.json"
+    )
+    args = parser.parse_args(argv)
+    run = json.loads(args.results.read_text())
+    print(tables(run["rows"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from consumers.broadcast import broadcast_room
 from consumers.chat import ChatConsumer
+from consumers.dashboard import DashboardConsumer
 from consumers.echo import echo, json_echo
 from wsapp.routing import path
 
@@ -10,4 +11,5 @@ urlpatterns = [
     path("ws/json-echo/", json_echo, name="json-echo"),
     path("ws/chat/<slug:room>/", ChatConsumer, name="chat"),
     path("ws/broadcast/<slug:room>/", broadcast_room, name="broadcast"),
+    path("ws/dashboard/", DashboardConsumer, name="dashboard"),
 ]

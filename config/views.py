@@ -8,6 +8,7 @@ resumes from there (``?since=``) instead of sending the same history again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +46,7 @@ def rooms_for(user: Any) -> QuerySet[Room]:
     return allowed.distinct()
 
 
-def online_counts(rooms: QuerySet[Room]) -> dict[str, int]:
+def online_counts(rooms: Iterable[Room]) -> dict[str, int]:
     """``{slug: users online}``, across every process sharing the channel layer."""
     return {room.slug: len(online(room.slug)) for room in rooms}
 
@@ -54,9 +55,9 @@ def online_counts(rooms: QuerySet[Room]) -> dict[str, int]:
 def home(request: HttpRequest) -> HttpResponse:
     """The rooms the visitor may enter, with who is online in each right now."""
     rooms = list(rooms_for(request.user))
-    counts = online_counts(rooms_for(request.user))
+    counts = online_counts(rooms)
     for room in rooms:
-        room.online_count = counts.get(room.slug, 0)  # type: ignore[attr-defined]
+        room.online_count = counts[room.slug]  # type: ignore[attr-defined]
     return render(request, "chat/index.html", {"rooms": rooms})
 
 
@@ -109,3 +110,16 @@ class DemoLoginView(LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "demo_logins": demo_logins()}
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The live dashboard for staff; anyone else logged in gets a 403 page that says why.
+
+    The socket (``/ws/dashboard/``) enforces the same rule with 4403, so the page is a courtesy:
+    a non-staff user sees the refusal instead of an empty dashboard that fails to connect.
+    """
+    if not request.user.is_staff:
+        return render(request, "dashboard/index.html", {"refused": "Staff only."}, status=403)
+    return render(request, "dashboard/index.html", {"ws_path": ws_reverse("dashboard")})

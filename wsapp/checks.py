@@ -11,6 +11,7 @@ wsapp.W001  the in-memory channel layer with DEBUG off (one process only)
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,19 @@ def _dotted(value: Any) -> bool:
     return isinstance(value, str) and "." in value
 
 
+def _ip_networks(value: Any) -> bool:
+    if not isinstance(value, list | tuple):
+        return False
+    try:
+        for item in value:
+            if not isinstance(item, str):  # ip_network() would take an int as an address
+                return False
+            ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 #: key → (test, what a valid value is)
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ALLOWED_ORIGINS": (_optional(_origins), "None or a list of origin patterns"),
@@ -78,6 +92,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "MAX_INVALID_FRAMES": (_positive_int, "a positive integer"),
     "JSON_DUMPS": (_optional(_dotted), "None or the dotted path of a dumps(obj) -> str"),
     "JSON_LOADS": (_optional(_dotted), "None or the dotted path of a loads(str|bytes) -> obj"),
+    "METRICS_ALLOWED_IPS": (
+        _ip_networks,
+        "a list of IP addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']",
+    ),
 }
 
 

@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     # Dotted paths of the JSON codec ``send_json``/``receive_json`` use by default.
     "JSON_DUMPS": None,
     "JSON_LOADS": None,
+    # Client addresses (or networks, "10.0.0.0/8") that may read ``/wsapp/metrics`` without a
+    # staff login: the Prometheus scraper's. Staff users may read it from anywhere.
+    "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
 }
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h)\s*(?:burst\s+(\d+))?\s*$")

@@ -19,7 +19,7 @@ from django.http import QueryDict
 from django.http.cookie import parse_cookie
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from wsapp import jsoncodec, limits
+from wsapp import jsoncodec, limits, metrics
 from wsapp.codes import CloseCode, is_sendable
 from wsapp.conf import get_settings
 from wsapp.exceptions import (
@@ -126,6 +126,9 @@ class WebSocket:
         self.dumps, self.loads = jsoncodec.default_codec()
         self.last_activity = _now()
         self.messages_received = 0
+        self.messages_sent = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
@@ -247,6 +250,7 @@ class WebSocket:
         self.application_state = CONNECTED
         self.subprotocol = subprotocol
         _open.add(self)
+        metrics.totals.accepted += 1
         for hook in accept_hooks:
             await hook(self)
         if self.idle_timeout:
@@ -267,6 +271,8 @@ class WebSocket:
         if self.application_state is DISCONNECTED:
             return
         reason = _truncate_reason(reason or "")
+        if self.application_state is CONNECTING:
+            metrics.totals.refuse("handshake")
         if self.client_state is not DISCONNECTED:
             await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
             self.close_code, self.close_reason = int(code), reason
@@ -297,9 +303,13 @@ class WebSocket:
             kind = message["type"]
             if kind == "websocket.receive":
                 self.last_activity = now = _now()
+                size = payload_size(message)
                 self.messages_received += 1
-                if self.max_message_size is not None:
-                    self._check_size(message)
+                self.bytes_received += size
+                if self.max_message_size is not None and size > self.max_message_size:
+                    raise MessageTooBig(
+                        f"Message of {size} bytes is over the limit of {self.max_message_size}."
+                    )
                 if (self.rate_limiter is not None and not self.rate_limiter.allow(now)) or (
                     self.user_rate_limit is not None and not await self.user_rate_limit.allow(now)
                 ):
@@ -454,6 +464,8 @@ class WebSocket:
             raise InvalidStateError("send", self.application_state, CONNECTED)
         try:
             await self._send(message)
+            self.messages_sent += 1
+            self.bytes_sent += payload_size(message)
         except OSError as exc:  # uvicorn's ClientDisconnected: the peer went away mid-send
             self.close_code = CloseCode.ABNORMAL_CLOSURE
             self._mark_closed(application=False)
@@ -505,18 +517,6 @@ class WebSocket:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _check_size(self, message: Message) -> None:
-        limit = self.max_message_size
-        assert limit is not None
-        text = message.get("text")
-        if text is not None:
-            # A str of n characters is n to 4n UTF-8 bytes: encode only when that is undecided.
-            size = len(text) if len(text) > limit or len(text) * 4 <= limit else len(text.encode())
-        else:
-            size = len(message.get("bytes") or b"")
-        if size > limit:
-            raise MessageTooBig(f"Message of {size} bytes is over the limit of {limit}.")
-
     def _resolve_ping(self, payload: bytes) -> None:
         entry = self._pings.pop(payload, None)
         if entry is not None and not entry[1].done():
@@ -542,6 +542,7 @@ class WebSocket:
             self.client_state = DISCONNECTED
         if self in _open:
             _open.discard(self)
+            metrics.totals.fold(self)
             for hook in close_hooks:
                 hook(self)
         if self._idle_timer is not None:
@@ -560,6 +561,14 @@ class WebSocket:
             f"<WebSocket {self.path} client={self.client_state.name} "
             f"application={self.application_state.name}>"
         )
+
+
+def payload_size(message: Message) -> int:
+    """A frame's payload in bytes; text is encoded only when it is not ASCII (an O(1) test)."""
+    text = message.get("text")
+    if text is None:
+        return len(message.get("bytes") or b"")
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def _encode_headers(

@@ -185,8 +185,12 @@ class Consumer:
 
     async def reject_message(self, code: str, message: str) -> None:
         """An ``error`` frame for a malformed message; too many in a row close with 4400."""
-        self._invalid_in_a_row += 1
         await self.send_error(code, message)
+        await self.count_invalid()
+
+    async def count_invalid(self) -> None:
+        """Count a malformed message whose error frame was sent; too many in a row → 4400."""
+        self._invalid_in_a_row += 1
         if self._invalid_in_a_row >= get_settings()["MAX_INVALID_FRAMES"]:
             raise BadRequest(f"{self._invalid_in_a_row} malformed messages in a row.")
 

@@ -16,6 +16,7 @@ from urllib.parse import ParseResult
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
+from wsapp import metrics
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.types import ASGIApp, Receive, Scope, Send
@@ -57,6 +58,7 @@ class OriginCheck(OriginValidator):  # type: ignore[misc]
             logger.warning(
                 "Refused websocket handshake from origin %r to %s", origin, scope["path"]
             )
+            metrics.totals.refuse("origin")
             await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
             return None
         return await self.application(scope, receive, send)

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, Resolver404, URLPattern, URLResolver, include
 from django.urls.resolvers import RegexPattern, RoutePattern, get_ns_resolver
 
+from wsapp import metrics
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings, on_reset
 from wsapp.endpoints import Endpoint
@@ -106,6 +107,7 @@ class Router:
             match = self.resolver.resolve(scope["path"])
         except Resolver404:
             logger.warning("No websocket route for %s; handshake refused.", scope["path"])
+            metrics.totals.refuse("no_route")
             await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
             return
         scope = dict(scope)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from wsapp.views import token_view
+from wsapp.views import metrics_view, token_view
 
 app_name = "wsapp"
 
 urlpatterns = [
     path("token/", token_view, name="token"),
+    path("metrics", metrics_view, name="metrics"),
 ]

@@ -1,4 +1,5 @@
-"""HTTP views wsapp ships: ``token_view`` hands a logged-in browser session a connection token.
+"""HTTP views wsapp ships: ``token_view`` hands a logged-in browser session a connection token,
+``metrics_view`` serves Prometheus.
 
 The token lets code that has no cookie jar of its own — a mobile app behind a web login, a worker,
 a page connecting to another host — open sockets as that user. It is a GET that only a same-origin
@@ -7,13 +8,16 @@ page can read (no CORS headers), never cached.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+import ipaddress
+
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from wsapp.conf import get_settings
 from wsapp.tokens import make_token, token_max_age
 
-__all__ = ["token_view"]
+__all__ = ["metrics_view", "token_view"]
 
 
 @never_cache
@@ -34,3 +38,45 @@ def token_view(request: HttpRequest) -> JsonResponse:
         response["WWW-Authenticate"] = 'Session realm="wsapp"'
         return response
     return JsonResponse({"token": make_token(user), "expires_in": token_max_age()})
+
+
+@never_cache
+@require_GET
+async def metrics_view(request: HttpRequest) -> HttpResponse:
+    """This process's counters in Prometheus's text format (see :mod:`wsapp.prometheus`).
+
+    Open to the scraper's address (``WSAPP["METRICS_ALLOWED_IPS"]``) and to staff users; anyone
+    else gets a 403, since the numbers (room names, traffic) are not for the public. The address
+    is checked first, so a scrape costs no session lookup.
+    """
+    if not metrics_allowed_ip(request.META.get("REMOTE_ADDR", "")):
+        user = await request.auser()
+        if not (user.is_active and user.is_staff):
+            return HttpResponseForbidden(
+                "The metrics are for staff users and the addresses in "
+                'WSAPP["METRICS_ALLOWED_IPS"].\n',
+                content_type="text/plain; charset=utf-8",
+            )
+    from wsapp import prometheus  # prometheus_client is optional: imported on first scrape
+
+    return HttpResponse(await prometheus.render(), content_type=prometheus.CONTENT_TYPE)
+
+
+def metrics_allowed_ip(address: str) -> bool:
+    """Whether ``address`` is in one of ``WSAPP["METRICS_ALLOWED_IPS"]``'s addresses or networks.
+
+    Behind a reverse proxy ``REMOTE_ADDR`` is the proxy's address unless the server rewrites it
+    (``daphne --proxy-headers``): then do not list the proxy's address here.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d.
+    candidates = [ip, ip.ipv4_mapped] if isinstance(ip, ipaddress.IPv6Address) else [ip]
+    return any(
+        candidate in ipaddress.ip_network(allowed, strict=False)
+        for allowed in get_settings()["METRICS_ALLOWED_IPS"]
+        for candidate in candidates
+        if candidate is not None
+    )

@@ -55,4 +55,4 @@ def demo_server(
     server = DemoServer(db_path=db_path, log_dir=tmp_path, sessions=sessions)
     server.start()
     yield server
-    server.kill()
+    server.stop()

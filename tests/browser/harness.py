@@ -15,6 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -28,7 +29,6 @@ from tests.e2e.servers import (
     PROJECT_ROOT,
     ServerProcess,
     free_port,
-    migrate,
     serve_command,
     server_env,
     start_server,
@@ -48,7 +48,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SETTINGS = "config.settings"
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+# The README's screenshots are what the tests saw. Refreshing them is a deliberate act
+# (`WSAPP_SCREENSHOTS=docs/screenshots make test`), so an ordinary run leaves the tree clean.
+SCREENSHOTS = Path(
+    os.environ.get("WSAPP_SCREENSHOTS") or tempfile.gettempdir() + "/wsapp-screenshots"
+)
+if not SCREENSHOTS.is_absolute():
+    SCREENSHOTS = PROJECT_ROOT / SCREENSHOTS
 #: Upper bound of any single wait in these tests, in milliseconds.
 WAIT_MS = 10_000
 #: A reconnect waits out its backoff (capped at 10 s in wsapp.js) after a server restart.
@@ -77,13 +83,17 @@ def demo_env(database_url: str) -> dict[str, str]:
     return server_env(SETTINGS, database_url, {"DJANGO_DEBUG": "1", "REDIS_URL": ""})
 
 
-#: Logs the seeded users in ahead of time, as Django's test ``Client.force_login`` does, and
-#: prints ``{username: session key}``: one PBKDF2 password check costs ~0.4 s, which every
-#: test would otherwise pay per user. (One test still logs in through the form.)
-_FORCE_LOGIN = """
+#: One Django start-up for the whole setup: migrate, ``seed_demo``, then log the seeded users in
+#: ahead of time as Django's test ``Client.force_login`` does, printing ``{username: session
+#: key}`` — a PBKDF2 password check costs ~0.4 s, which every test would otherwise pay per user.
+#: (One test still logs in through the form.)
+_SEED = """
 import json
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+call_command("seed_demo")
 keys = {}
 for user in get_user_model().objects.filter(username__in=["alice", "bob", "admin"]):
     session = SessionStore()
@@ -96,32 +106,24 @@ print(json.dumps(keys))
 """
 
 
-def _manage(database_url: str, *args: str) -> str:
-    """Run ``manage.py ARGS`` on the demo's settings and this database; its stdout.
-
-    Raises:
-        RuntimeError: the command failed; its output is in the message.
-    """
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_ROOT,
-        env=demo_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
 def seed_database(path: Path) -> dict[str, str]:
     """Migrate ``path``, run ``seed_demo`` into it (users alice/bob/admin, three rooms) and log
-    the users in; returns their session keys."""
-    url = f"sqlite:///{path}"
-    migrate(url, settings_module=SETTINGS)
-    _manage(url, "seed_demo")
-    return dict(json.loads(_manage(url, "shell", "-c", _FORCE_LOGIN).strip().splitlines()[-1]))
+    the users in; returns their session keys.
+
+    Raises:
+        RuntimeError: seeding failed; its output is in the message.
+    """
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-startup", "-c", _SEED],
+        cwd=PROJECT_ROOT,
+        env=demo_env(f"sqlite:///{path}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"seeding {path} failed:\n{result.stdout}{result.stderr}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 @dataclass
@@ -134,6 +136,9 @@ class DemoServer:
     port: int = field(default_factory=free_port)
     process: ServerProcess | None = None
     starts: int = 0
+    #: Browser contexts opened against this server, closed before it is killed at the end of
+    #: the test: a page left behind would keep reconnecting, perhaps to a later test's server.
+    contexts: list[BrowserContext] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -159,6 +164,20 @@ class DemoServer:
 
     def output(self) -> str:
         return self.process.output() if self.process is not None else ""
+
+    def new_context(self, browser: Browser, **options: Any) -> BrowserContext:
+        """A browser context with this server as its base URL, closed at :meth:`stop`."""
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        context = browser.new_context(base_url=self.base_url, **options)
+        context.set_default_timeout(WAIT_MS)
+        self.contexts.append(context)
+        return context
+
+    def stop(self) -> None:
+        """Close this test's browser contexts, then kill the server."""
+        for context in self.contexts:
+            context.close()
+        self.kill()
 
     # -- the database underneath -----------------------------------------------------------
 
@@ -190,9 +209,7 @@ def new_user_context(
 ) -> BrowserContext:
     """A fresh browser profile (its own cookie jar) logged in as ``username``: through the
     login form, or with the session ``seed_database`` made for the user."""
-    options.setdefault("viewport", {"width": 1280, "height": 800})
-    context = browser.new_context(base_url=server.base_url, **options)
-    context.set_default_timeout(WAIT_MS)
+    context = server.new_context(browser, **options)
     if not via_form:
         cookie = {"name": "sessionid", "value": server.sessions[username], "url": server.base_url}
         context.add_cookies([cookie])  # type: ignore[list-item]
@@ -243,7 +260,7 @@ def bodies(page: Page, body: str) -> Any:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Save ``docs/screenshots/<name>``: the README shows what the tests saw."""
+    """Save ``<SCREENSHOTS>/<name>`` (``docs/screenshots`` when refreshing the README's)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     page.screenshot(path=str(path))

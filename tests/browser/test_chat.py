@@ -17,6 +17,7 @@ from tests.browser.harness import (
     say,
     screenshot,
 )
+from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.browser
 
@@ -135,7 +136,7 @@ def test_a_4xxx_close_shows_its_reason_and_is_never_retried(
 
     expect(badge(page)).to_have_attribute("data-status", "closed")
     expect(badge(page)).to_contain_text("Closed: Room 'random' is archived.")
-    expect(page.locator("#notice")).to_contain_text("(close code 4410)")
+    expect(page.locator("#notice")).to_contain_text(f"(close code {CloseCode.ROOM_CLOSED:d})")
     expect(page.locator("#composer-input")).to_be_disabled()
     page.wait_for_timeout(1500)  # longer than the first backoff step (≤ 500 ms)
     expect(badge(page)).to_have_attribute("data-status", "closed")
@@ -146,8 +147,7 @@ def test_a_4xxx_close_shows_its_reason_and_is_never_retried(
 def test_home_lists_the_rooms_you_may_enter_with_live_online_counts(
     browser: Browser, demo_server: DemoServer
 ) -> None:
-    anonymous = browser.new_context(base_url=demo_server.base_url)
-    home = anonymous.new_page()
+    home = demo_server.new_context(browser).new_page()
     home.goto("/")
     expect(home.get_by_role("link", name="Log in to chat")).to_be_visible(timeout=WAIT_MS)
     expect(home.locator(".room-card")).to_have_count(2)

@@ -162,7 +162,9 @@ def test_outbox_resends_what_was_not_acknowledged_and_resume_asks_since_the_last
         (CloseCode.ROOM_CLOSED, False),
         (CloseCode.RATE_LIMITED, False),
     ],
-    ids=lambda value: str(int(value)) if not isinstance(value, bool) else str(value),
+    ids=lambda value: (
+        ("reconnects" if value else "stays-closed") if isinstance(value, bool) else str(int(value))
+    ),
 )
 def test_reconnects_only_after_the_try_again_codes(page: Page, code: int, reconnects: bool) -> None:
     result = run(
@@ -227,3 +229,31 @@ def test_the_outbox_survives_a_reload_when_persisted(page: Page) -> None:
     ]
     assert result["outboxEmpty"] is True
     assert result["stored"] is None  # acknowledged: nothing left to keep
+
+
+def test_an_error_naming_a_posted_client_id_takes_it_out_of_the_outbox(page: Page) -> None:
+    result = run(
+        page,
+        """const socket = new WsappSocket("/ws/chat/lobby/", { WebSocket: FakeSocket });
+        const log = record(socket);
+        const rejected = [];
+        socket.addEventListener("rejected", (e) => rejected.push(e.detail));
+        socket.connect();
+        await tick();
+        const ws = FakeSocket.all[0];
+        ws.open();
+        socket.post({ type: "chat.message", body: "", client_id: "bad" });
+        socket.post({ type: "chat.message", body: "fine", client_id: "good" });
+        ws.receive({ type: "error", code: "invalid_message", message: "empty", client_id: "bad" });
+        ws.receive({ type: "error", code: "unknown_type", message: "nope" });
+        return {
+          outbox: socket.outbox.map((item) => item.client_id),
+          rejected: rejected.map((r) => [r.error.code, r.item.client_id]),
+          errors: log.messages.filter((m) => m.type === "error").map((m) => m.code),
+        };""",
+    )
+    assert result == {
+        "outbox": ["good"],
+        "rejected": [["invalid_message", "bad"]],
+        "errors": ["invalid_message", "unknown_type"],
+    }

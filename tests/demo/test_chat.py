@@ -137,7 +137,7 @@ async def test_typing_reaches_others_only(communicator, lobby, user, bob) -> Non
 @pytest.mark.parametrize(
     ("content", "code"),
     [
-        ({"type": "chat.message", "body": ""}, "invalid_message"),
+        ({"type": "chat.message", "body": "", "client_id": "c-9"}, "invalid_message"),
         ({"type": "chat.message", "body": 5}, "invalid_message"),
         ({"type": "chat.message", "body": "x" * 2001}, "too_large"),
         ({"type": "chat.message", "body": "x", "client_id": ["no"]}, "invalid_message"),
@@ -152,6 +152,8 @@ async def test_invalid_messages_get_error_frames_and_the_connection_stays_open(
     await ws.send_json(content)
     error = await ws.receive_json()
     assert (error["type"], error["code"]) == ("error", code)
+    if isinstance(content.get("client_id"), str):
+        assert error["client_id"] == content["client_id"]
     await ws.send_json({"type": "chat.message", "body": "still here", "client_id": "ok"})
     assert (await ws.receive_json())["type"] == "chat.ack"
 

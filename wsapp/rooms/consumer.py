@@ -149,9 +149,24 @@ class RoomConsumer(Consumer):
     @event("chat.message")
     async def chat_message(self, content: dict[str, Any]) -> None:
         """Store, acknowledge to the sender, then broadcast to the others (DESIGN.md order)."""
-        if not await self.can_post(self.room):
-            raise InvalidMessage("You may not post in this room.", error_code="forbidden")
-        cleaned = self.clean_message(content)
+        try:
+            if not await self.can_post(self.room):
+                raise InvalidMessage("You may not post in this room.", error_code="forbidden")
+            cleaned = self.clean_message(content)
+        except InvalidMessage as exc:
+            # The error names the client_id, so a client can drop the message from its outbox
+            # instead of resending a message the server will never take.
+            client_id = content.get("client_id")
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": exc.error_code,
+                    "message": exc.message,
+                    **({"client_id": client_id} if isinstance(client_id, str) else {}),
+                }
+            )
+            await self.count_invalid()
+            return
         stored = await store(self.room, self.ws.user, cleaned["body"], cleaned["client_id"])
         message = self.shape_message(stored.message)
         await self.send_json(

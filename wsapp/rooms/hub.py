@@ -10,6 +10,7 @@ O(members). Users' sockets are indexed the same way, so a logout or a ban reache
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
-from wsapp import jsoncodec
+from wsapp import jsoncodec, metrics
 from wsapp.connection import WebSocket
 from wsapp.exceptions import InvalidStateError, WebSocketDisconnect
 from wsapp.groups import room_group, user_group
@@ -58,11 +59,16 @@ class Hub:
         }
         self.refresh_hooks: list[Any] = []
         self.presence: Any = None  # wsapp.rooms.presence.Presence, made on first use
+        self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_EVENTS)
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel(HUB_PREFIX)
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read()), loop.create_task(self._refresh_forever())]
+        self._tasks = [
+            loop.create_task(self._read()),
+            loop.create_task(self._refresh_forever()),
+            loop.create_task(self._report_forever()),
+        ]
 
     async def stop(self) -> None:
         self._stopping = True
@@ -221,6 +227,57 @@ class Hub:
             await self.layer.group_add(group, self.channel)
         for hook in self.refresh_hooks:
             await hook(self)
+
+    # -- reporting, for the dashboard ------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """This process's metrics plus the hub's own numbers and recent presence events."""
+        snapshot = metrics.snapshot()
+        snapshot.update(
+            rooms={room: len(sockets) for room, sockets in self.rooms.items()},
+            hub_received=self.received,
+            hub_delivered=self.delivered,
+            channel_full=self.channel_full,
+            events=list(self.events),
+        )
+        return snapshot
+
+    async def report(self) -> None:
+        """Publish :meth:`stats` where any process can read it, for a few seconds."""
+        await self.store.add(STATS_PROCESSES, metrics.PROCESS, STATS_TTL)
+        await self.store.put(stats_key(metrics.PROCESS), jsoncodec.dumps(self.stats()), STATS_TTL)
+
+    async def _report_forever(self) -> None:
+        while not self._stopping:
+            try:
+                await self.report()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self._stopping:
+                    return
+                logger.exception("Hub %s failed to report its stats", self.channel)
+            await asyncio.sleep(STATS_INTERVAL)
+
+
+STATS_PROCESSES = "stats.processes"
+STATS_INTERVAL = 1.0
+STATS_TTL = 5.0
+RECENT_EVENTS = 50
+
+
+def stats_key(process: str) -> str:
+    return f"stats.{process}"
+
+
+async def cluster_stats() -> list[dict[str, Any]]:
+    """The latest stats of every live process sharing the channel layer, one dict each."""
+    from wsapp.rooms.store import store_for
+
+    store = store_for(get_layer())
+    processes = sorted(await store.members(STATS_PROCESSES))
+    values = await store.get_many([stats_key(p) for p in processes])
+    return [jsoncodec.loads(v) for v in values if v is not None]
 
 
 async def _close_all(sockets: Iterable[WebSocket], code: int, reason: str) -> None:

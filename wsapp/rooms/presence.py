@@ -9,6 +9,7 @@ that left with them — that is how a killed process's users leave within one TT
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from wsapp.connection import WebSocket
@@ -59,6 +60,9 @@ class Presence:
         self.entries.setdefault(room, {})[ws] = member
         await self.store.add(presence_key(room), member, self.hub.ttl)
         if username not in before:
+            self.hub.events.append(
+                {"ts": time.time(), "kind": "join", "user": username, "room": room}
+            )
             await publish_to_room(
                 room, {"type": "presence.diff", "joins": [username], "leaves": []}, exclude=[ws.id]
             )
@@ -75,6 +79,9 @@ class Presence:
         await self.store.remove(presence_key(room), member)
         username = _parse(member)[0]
         if username not in await self.users(room):
+            self.hub.events.append(
+                {"ts": time.time(), "kind": "leave", "user": username, "room": room}
+            )
             await publish_to_room(
                 room, {"type": "presence.diff", "joins": [], "leaves": [username]}
             )

@@ -31,6 +31,8 @@ class TTLStore(Protocol):
     async def refresh(self, entries: Iterable[tuple[str, str]], ttl: float) -> None: ...
     async def expire(self, key: str) -> list[str]: ...
     async def incr(self, key: str, ttl: float) -> int: ...
+    async def put(self, key: str, value: str, ttl: float) -> None: ...
+    async def get_many(self, keys: list[str]) -> list[str | None]: ...
 
 
 class MemoryStore:
@@ -39,6 +41,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.sets: dict[str, dict[str, float]] = {}
         self.counters: dict[str, tuple[int, float]] = {}
+        self.values: dict[str, tuple[str, float]] = {}
 
     async def add(self, key: str, member: str, ttl: float) -> None:
         self.sets.setdefault(key, {})[member] = time.time() + ttl
@@ -59,6 +62,14 @@ class MemoryStore:
         deadline = time.time() + ttl
         for key, member in entries:
             self.sets.setdefault(key, {})[member] = deadline
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        self.values[key] = (value, time.time() + ttl)
+
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        now = time.time()
+        found = (self.values.get(key) for key in keys)
+        return [entry[0] if entry and entry[1] > now else None for entry in found]
 
     async def incr(self, key: str, ttl: float) -> int:
         """Count up under ``key``; the count starts over once it is ``ttl`` seconds old."""
@@ -120,6 +131,18 @@ class RedisStore:
                     pipe.zadd(KEY_PREFIX + key, mapping)
                     pipe.expire(KEY_PREFIX + key, int(ttl) + 60)
                     await pipe.execute()
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        async with self._calls:
+            await self._redis(key).set(KEY_PREFIX + key, value, px=max(1, int(ttl * 1000)))
+
+    async def get_many(self, keys: list[str]) -> list[str | None]:
+        values = []
+        for key in keys:  # keys may live on different shards: one GET each
+            async with self._calls:
+                raw = await self._redis(key).get(KEY_PREFIX + key)
+            values.append(raw.decode() if isinstance(raw, bytes) else raw)
+        return values
 
     async def incr(self, key: str, ttl: float) -> int:
         async with self._calls:

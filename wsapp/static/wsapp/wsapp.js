@@ -121,6 +121,8 @@ const OUTBOX_LIMIT = 1000;
  *   `reconnecting` (delay = ms until the next attempt) or `closed` (code + reason: final).
  * - `message`: each incoming JSON frame not seen before (a `history`-style list is filtered).
  * - `ack`:     `{ack, item, duplicate}` when the server acknowledges a posted frame.
+ * - `rejected`: `{error, item}` when an `error` frame names a posted frame's key: it leaves the
+ *   outbox (the `error` frame is also emitted as a `message`).
  */
 export class WsappSocket extends EventTarget {
   constructor(url, options = {}) {
@@ -318,6 +320,13 @@ export class WsappSocket extends EventTarget {
     if (data?.type === ack.type && data[ack.key] != null) {
       this._onAck(data);
       return;
+    }
+    if (data?.type === "error" && data[ack.key] != null && this._outbox.has(data[ack.key])) {
+      // The server refused this posted frame for good: resending it would only fail again.
+      const item = this._outbox.get(data[ack.key]);
+      this._outbox.delete(data[ack.key]);
+      this._saveOutbox();
+      this._emit("rejected", { error: data, item });
     }
     if (resume && Array.isArray(data?.[resume.listKey])) {
       data = { ...data, [resume.listKey]: data[resume.listKey].filter((item) => this._isNew(item)) };
