@@ -25,7 +25,8 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check wsapp
+	$(BIN)/ruff format --check wsapp tests
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install

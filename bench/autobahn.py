@@ -234,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     servers = [s for s in SERVERS if not args.only or any(o in s.name for o in args.only)]
     chunks = args.cases or (QUICK_CHUNKS if args.quick else FULL_CHUNKS)
     timeout = args.timeout or (60.0 if args.quick else 600.0)
-    profile = "quick" if args.quick else "full"
+    profile = "cases" if args.cases else "quick" if args.quick else "full"
+    if os.environ.get("BENCH_AUTOBAHN_SEND_BUFFER"):
+        servers = [
+            Server(s.name, s.cmd, s.env, s.note + f", MAX_SEND_BUFFER "
+                   f"{int(os.environ['BENCH_AUTOBAHN_SEND_BUFFER']) / 2**20:g} MiB")
+            if s.env is AUTOBAHN_ENV else s
+            for s in servers
+        ]  # fmt: skip
     os.sched_setaffinity(0, args.client_cpus)
     pool.raise_nofile()
     info = meta.collect(ROOT, profile, args.server_cpus, args.client_cpus, 1)

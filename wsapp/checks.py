@@ -153,6 +153,8 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 def check_channel_layers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if not layers:  # none configured: wsapp falls back to an in-memory layer
+        layers = {"default": {"BACKEND": IN_MEMORY_LAYER}}
     if "default" not in layers:
         return [
             Error(

@@ -64,6 +64,12 @@ class Address(NamedTuple):
 class State:
     """A per-connection namespace for whatever a handler wants to keep (``ws.state.x = 1``)."""
 
+    def __setattr__(self, name: str, value: Any) -> None:  # typed as open: any name may be set
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"ws.state has no attribute {name!r}")
+
     def __repr__(self) -> str:
         return f"State({vars(self)!r})"
 
@@ -123,6 +129,8 @@ class WebSocket:
         self.rate_limiter: limits.RateLimiter | None = limits.connection_limiter(conf)
         #: Set at accept for an authenticated user when ``RATE_LIMIT_PER_USER`` is on.
         self.user_rate_limit: limits.UserRateLimit | None = None
+        #: Set at accept for an authenticated user: the key the hubs index its sockets by.
+        self.user_key: str | None = None
         self.dumps, self.loads = jsoncodec.default_codec()
         self.last_activity = _now()
         self.messages_received = 0

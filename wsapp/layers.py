@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels.layers import (
+    BaseChannelLayer,
+    InMemoryChannelLayer,
+    channel_layers,
+    get_channel_layer,
+)
+from django.conf import settings
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
 from redis import asyncio as aioredis
 
@@ -48,7 +54,14 @@ def redis_layer_config(url: str, **config: Any) -> dict[str, Any]:
 
 
 def get_layer(alias: str = "default") -> BaseChannelLayer:
+    """The channel layer rooms, presence and revocation use.
+
+    A project that configures no ``CHANNEL_LAYERS`` at all gets an in-memory layer, so a brand-new
+    project works as it is (one process; the system check says so when ``DEBUG`` is off).
+    """
     layer = get_channel_layer(alias)
+    if layer is None and alias == "default" and not getattr(settings, "CHANNEL_LAYERS", None):
+        layer = channel_layers.backends[alias] = InMemoryChannelLayer()
     if layer is None:
         raise RuntimeError(f"CHANNEL_LAYERS has no {alias!r} layer; wsapp rooms need one.")
     return layer

@@ -40,7 +40,7 @@ async def on_accept(ws: WebSocket) -> None:
     if key is None:
         return
     hub = await get_hub()
-    ws.state.user_key = key
+    ws.user_key = key
     await hub.attach_user(key, ws)
     conf = get_settings()
     if conf["RATE_LIMIT_PER_USER"] is not None:
@@ -63,7 +63,7 @@ def on_close(ws: WebSocket) -> None:
     hub = current_hub()
     if hub is None:
         return
-    key = getattr(ws.state, "user_key", None)
+    key = ws.user_key
     if key is not None:
         hub.detach_user(key, ws)
         if get_settings()["MAX_CONNECTIONS_PER_USER"] is not None:

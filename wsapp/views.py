@@ -66,7 +66,7 @@ def metrics_allowed_ip(address: str) -> bool:
     """Whether ``address`` is in one of ``WSAPP["METRICS_ALLOWED_IPS"]``'s addresses or networks.
 
     Behind a reverse proxy ``REMOTE_ADDR`` is the proxy's address unless the server rewrites it
-    (``daphne --proxy-headers``): then do not list the proxy's address here.
+    (``manage.py serve --proxy-headers``): then do not list the proxy's address here.
     """
     try:
         ip = ipaddress.ip_address(address)

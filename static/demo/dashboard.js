@@ -147,7 +147,7 @@ function drawChart(svg, lines, now) {
     const d = pieces.map((run) => `M${run.map(xy).join("L")}`).join("");
     nodes.push(svgEl("path", { class: `line line-${line.name}`, d, "data-series": line.name }));
     const last = values[values.length - 1];
-    nodes.push(svgEl("circle", { class: `dot dot-${line.name}`, cx: x(last.ts), cy: y(last.value), r: 3.5 }));
+    nodes.push(svgEl("circle", { class: `chart-dot chart-dot-${line.name}`, cx: x(last.ts), cy: y(last.value), r: 3.5 }));
   });
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.replaceChildren(...nodes);

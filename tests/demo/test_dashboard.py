@@ -130,6 +130,33 @@ async def test_a_new_dashboard_gets_the_chart_so_far(communicator: Any, staff: A
     assert history["points"] == sorted(history["points"], key=lambda p: p["ts"])
 
 
+# -- the page ----------------------------------------------------------------------------------
+
+
+def test_the_page_sends_anonymous_visitors_to_the_login(client: Any) -> None:
+    response = client.get("/dashboard/")
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/accounts/login/?next=/dashboard/",
+    )
+
+
+def test_the_page_refuses_users_who_are_not_staff_and_says_why(client: Any, user: Any) -> None:
+    client.force_login(user)
+    response = client.get("/dashboard/")
+    assert response.status_code == 403
+    assert b"Staff only. You are logged in as <strong>alice</strong>" in response.content
+    assert b"dashboard.js" not in response.content  # nothing connects
+
+
+def test_the_page_gives_staff_the_socket_path(client: Any, staff: Any) -> None:
+    client.force_login(staff)
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    assert b'data-ws-path="/ws/dashboard/"' in response.content
+    assert b'<a href="/dashboard/" aria-current="page">Dashboard</a>' in response.content
+
+
 # -- the pure parts: rates and aggregation across processes ----------------------------------
 
 

@@ -302,8 +302,8 @@ async def test_connection_cap_counts_across_processes_and_a_crash_releases_it(
     deadline = time.monotonic() + PRESENCE_TTL * 2 + 3
     while True:  # the dead process's socket stops counting within one TTL
         again = await dial(p1.url("/ws/echo/"), additional_headers=headers)
-        await again.send("hi")
         try:
+            await again.send("hi")
             assert await asyncio.wait_for(again.recv(), TIMEOUT) == "hi"
             break
         except ConnectionClosed:

@@ -232,8 +232,13 @@ W001 = Warning(
 
 
 @override_settings(DEBUG=True, WSAPP={"ROUTING": ROUTING}, CHANNEL_LAYERS={})
-def test_e005_no_channel_layers() -> None:
-    assert wsapp_messages() == [E005]
+def test_no_channel_layers_at_all_is_fine_with_debug_the_fallback_is_in_memory() -> None:
+    assert wsapp_messages() == []
+
+
+@override_settings(DEBUG=False, WSAPP={"ROUTING": ROUTING}, CHANNEL_LAYERS={})
+def test_no_channel_layers_with_debug_off_warns_like_the_in_memory_layer() -> None:
+    assert wsapp_messages() == [W001]
 
 
 @override_settings(

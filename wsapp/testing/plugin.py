@@ -17,7 +17,7 @@ import pytest
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - the async fixture needs pytest-asyncio
-    pytest_asyncio = None
+    pytest_asyncio = None  # type: ignore[assignment]
 
 
 @pytest.fixture
