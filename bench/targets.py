@@ -95,7 +95,7 @@ TARGETS: tuple[Target, ...] = (
     Target("wsapp-rooms@serve", SERVE, "/ws/broadcast/{room}/", "fanout", WSAPP_ENV,
            note="hub, in-memory layer"),
     Target("wsapp-rooms@serve×2", SERVE, "/ws/broadcast/{room}/", "fanout", WSAPP_ENV,
-           procs=2, layer="redis", note="hub, wsapp.layers.RedisChannelLayer"),
+           procs=2, layer="redis", note="hub, wsapp.redis_layer.RedisChannelLayer"),
     # what-if: the same, with the send-path changes BENCHMARKS.md proposes, as patches
     Target("wsapp-rooms+fastpath@serve", SERVE, "/ws/broadcast/{room}/", "fanout", FASTPATH_ENV,
            note="experiment: bench/experiments/fastpath.py", experiment=True),

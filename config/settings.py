@@ -88,7 +88,7 @@ if REDIS_URL:
     # channels sized for a whole process's room traffic (see README, "Scaling out").
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "wsapp.layers.RedisChannelLayer",
+            "BACKEND": "wsapp.redis_layer.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": 200}],
                 "capacity": 1000,

@@ -19,6 +19,7 @@ __all__ = [
     "CloseCode",
     "connections",
     "event",
+    "layer_event",
     "login_required",
     "permission_required",
     "__version__",
@@ -27,6 +28,7 @@ __all__ = [
 _LAZY = {
     "Consumer": "wsapp.consumers",
     "event": "wsapp.consumers",
+    "layer_event": "wsapp.consumers",
     "RoomConsumer": "wsapp.rooms.consumer",
     "login_required": "wsapp.access",
     "permission_required": "wsapp.access",
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from wsapp.access import login_required, permission_required
     from wsapp.codes import CloseCode
     from wsapp.connection import WebSocket, WebSocketState, connections
-    from wsapp.consumers import Consumer, event
+    from wsapp.consumers import Consumer, event, layer_event
     from wsapp.exceptions import WebSocketDisconnect
     from wsapp.rooms.consumer import RoomConsumer
 

@@ -7,6 +7,8 @@ not ``disconnect``, not a helper, not a channel-layer handler — can be named b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -20,16 +22,45 @@ from wsapp.exceptions import (
     BadRequest,
     CloseConnection,
     InvalidMessage,
+    InvalidStateError,
     UnsupportedData,
     WebSocketDisconnect,
 )
+from wsapp.layers import get_layer
 
-__all__ = ["Consumer", "event"]
+__all__ = ["Consumer", "event", "layer_event"]
 
 logger = logging.getLogger("wsapp")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
+
+
+def _registered(cls: type, marker: str) -> dict[str, str]:
+    """``{event type: method name}`` for the methods of ``cls`` (and its bases) marked so."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            event_type = getattr(value, marker, None)
+            if event_type is not None:
+                found[event_type] = name
+    return found
+
+
+def layer_event(type: str) -> Callable[[F], F]:  # noqa: A002
+    """Register the method as the handler of channel-layer messages of this ``type``.
+
+    Layer events and client events are separate tables: a client frame can never reach a
+    ``@layer_event`` method, nor a layer message an ``@event`` one.
+    """
+    if not isinstance(type, str) or not _EVENT_TYPE.match(type):
+        raise ValueError(f"{type!r} is not a valid event type (e.g. 'chat.notify').")
+
+    def register(method: F) -> F:
+        method._wsapp_layer_event = type  # type: ignore[attr-defined]
+        return method
+
+    return register
 
 
 def event(type: str) -> Callable[[F], F]:  # noqa: A002 - "type" is the protocol's word
@@ -68,15 +99,15 @@ class Consumer:
     permission_required: ClassVar[str | list[str] | tuple[str, ...] | None] = None
     _events: ClassVar[dict[str, str]] = {}
 
+    #: Channel-layer groups to join. Opting in to Channels-style layer events (this, or any
+    #: ``@layer_event`` method) costs a layer channel per connection; rooms need neither.
+    groups: ClassVar[list[str] | tuple[str, ...]] = ()
+    _layer_events: ClassVar[dict[str, str]] = {}
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        events: dict[str, str] = {}
-        for klass in reversed(cls.__mro__):
-            for name, value in vars(klass).items():
-                event_type = getattr(value, "_wsapp_event", None)
-                if event_type is not None:
-                    events[event_type] = name
-        cls._events = events
+        cls._events = _registered(cls, "_wsapp_event")
+        cls._layer_events = _registered(cls, "_wsapp_layer_event")
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
@@ -104,7 +135,10 @@ class Consumer:
         if self.ws.application_state is not CONNECTED:
             return
         try:
-            await self.receive_loop()
+            if self.groups or self._layer_events:
+                await self._receive_with_layer()
+            else:
+                await self.receive_loop()
         except WebSocketDisconnect:
             pass
         except CloseConnection as exc:
@@ -117,6 +151,53 @@ class Consumer:
         finally:
             code = self.ws.close_code
             await self.disconnect(CloseCode.ABNORMAL_CLOSURE if code is None else code)
+
+    # -- Channels-style layer events (opt in) ------------------------------------------------
+
+    async def _receive_with_layer(self) -> None:
+        layer = get_layer()
+        self.channel_layer = layer
+        self.channel_name = await layer.new_channel()
+        for group in self.groups:
+            await layer.group_add(group, self.channel_name)
+        reader = asyncio.ensure_future(self._layer_loop())
+        try:
+            await self.receive_loop()
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            for group in self.groups:
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(group, self.channel_name)
+
+    async def _layer_loop(self) -> None:
+        """Layer messages to their ``@layer_event`` methods; never to a client-reachable one."""
+        while True:
+            message = await self.channel_layer.receive(self.channel_name)
+            name = self._layer_events.get(message.get("type", ""))
+            if name is None:
+                logger.warning(
+                    "%s has no @layer_event for %r", type(self).__qualname__, message.get("type")
+                )
+                continue
+            try:
+                await getattr(self, name)(message)
+            except CloseConnection as exc:
+                await close_for(self.ws, exc)
+                return
+            except (WebSocketDisconnect, InvalidStateError):
+                return
+            except Exception:
+                logger.exception(
+                    "Error handling layer event %r in %s",
+                    message.get("type"),
+                    type(self).__qualname__,
+                )
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Send ``message`` to a channel-layer group (its ``type`` names the ``@layer_event``)."""
+        await get_layer().group_send(group, message)
 
     async def receive_loop(self) -> None:
         receive = self.ws.receive

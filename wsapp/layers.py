@@ -1,9 +1,7 @@
-"""Channel layers wsapp configures, and the Redis access it shares with them.
+"""The channel layer wsapp uses, and the Redis access it shares with channels_redis.
 
-``RedisChannelLayer`` is channels_redis's own layer with one fix for churn: redis-py's asyncio
-``ConnectionPool`` raises ``MaxConnectionsError`` the moment its 100 connections are busy, so when
-hundreds of sockets close at once their ``group_discard`` calls fail and the channels stay in
-the group for a day. A ``BlockingConnectionPool`` waits for a free connection instead.
+Nothing here imports channels_redis (an optional extra): the Redis layer class lives in
+:mod:`wsapp.redis_layer`.
 """
 
 from __future__ import annotations
@@ -17,23 +15,6 @@ from channels.layers import (
     get_channel_layer,
 )
 from django.conf import settings
-from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
-from redis import asyncio as aioredis
-
-DEFAULT_MAX_CONNECTIONS = 200
-DEFAULT_POOL_TIMEOUT = 20
-
-
-class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
-    """channels_redis's layer whose pools wait for a free connection rather than fail."""
-
-    def create_pool(self, index: int) -> Any:
-        host = dict(self.hosts[index])
-        host.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
-        host.setdefault("timeout", DEFAULT_POOL_TIMEOUT)
-        if "address" in host:
-            return aioredis.BlockingConnectionPool.from_url(host.pop("address"), **host)
-        return aioredis.BlockingConnectionPool(**host)
 
 
 def redis_layer_config(url: str, **config: Any) -> dict[str, Any]:
@@ -43,7 +24,7 @@ def redis_layer_config(url: str, **config: Any) -> dict[str, Any]:
     the per-socket default of 100; ``group_send`` to a full channel silently drops.
     """
     return {
-        "BACKEND": "wsapp.layers.RedisChannelLayer",
+        "BACKEND": "wsapp.redis_layer.RedisChannelLayer",
         "CONFIG": {
             "hosts": [{"address": url}],
             "capacity": 1000,

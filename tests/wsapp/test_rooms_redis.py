@@ -10,7 +10,8 @@ from channels.layers import get_channel_layer
 
 from wsapp import WebSocket
 from wsapp.groups import room_group
-from wsapp.layers import RedisChannelLayer, redis_connection
+from wsapp.layers import redis_connection
+from wsapp.redis_layer import RedisChannelLayer
 from wsapp.rooms import abroadcast, aonline
 from wsapp.rooms.hub import get_hub, stop_hub
 from wsapp.rooms.presence import presence_for, presence_key

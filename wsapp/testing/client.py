@@ -53,7 +53,9 @@ class AsyncWebSocketSession:
         Raises:
             HandshakeRejected: the application refused it (with the code it sent).
         """
-        self._task = asyncio.ensure_future(self.app(self.scope, self._to_app.get, self._from_app.put))
+        self._task = asyncio.ensure_future(
+            self.app(self.scope, self._to_app.get, self._from_app.put)
+        )
         await self._to_app.put({"type": "websocket.connect"})
         message = await self._next()
         if message["type"] == "websocket.close":
