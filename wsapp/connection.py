@@ -13,11 +13,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
-
-from django.http import QueryDict
-from django.http.cookie import parse_cookie
-from django.utils.datastructures import CaseInsensitiveMapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from wsapp import jsoncodec, limits, metrics
 from wsapp.codes import CloseCode, is_sendable
@@ -30,11 +26,11 @@ from wsapp.exceptions import (
     UnsupportedData,
     WebSocketDisconnect,
 )
+from wsapp.handshake import Address, HandshakeData
 from wsapp.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
-    from django.contrib.auth.models import AnonymousUser
+    pass
 
 __all__ = ["Address", "WebSocket", "WebSocketState", "connections"]
 
@@ -54,11 +50,6 @@ class WebSocketState(enum.Enum):
 CONNECTING = WebSocketState.CONNECTING
 CONNECTED = WebSocketState.CONNECTED
 DISCONNECTED = WebSocketState.DISCONNECTED
-
-
-class Address(NamedTuple):
-    host: str
-    port: int
 
 
 class State:
@@ -89,7 +80,7 @@ def connections() -> list[WebSocket]:
     return list(_open)
 
 
-class WebSocket:
+class WebSocket(HandshakeData):
     """One WebSocket connection, from handshake to close.
 
     Args:
@@ -145,62 +136,6 @@ class WebSocket:
     def id(self) -> str:
         """A random id, unique across processes (to exclude a sender from a broadcast)."""
         return os.urandom(8).hex()
-
-    # -- handshake data ---------------------------------------------------------------------
-
-    @property
-    def path(self) -> str:
-        return str(self.scope["path"])
-
-    @cached_property
-    def query_params(self) -> QueryDict:
-        """The query string as Django's immutable, multi-valued ``QueryDict``."""
-        raw = self.scope.get("query_string", b"")
-        return QueryDict(raw.decode("latin-1") if isinstance(raw, bytes) else raw)
-
-    @cached_property
-    def headers(self) -> CaseInsensitiveMapping:
-        """Request headers by case-insensitive name; repeated headers joined with ``", "``."""
-        merged: dict[str, str] = {}
-        for raw_name, raw_value in self.scope.get("headers", []):
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            merged[name] = f"{merged[name]}, {value}" if name in merged else value
-        return CaseInsensitiveMapping(merged)
-
-    @cached_property
-    def cookies(self) -> dict[str, str]:
-        return parse_cookie(self.headers.get("cookie", ""))
-
-    @property
-    def client(self) -> Address | None:
-        client = self.scope.get("client")
-        return Address(str(client[0]), int(client[1])) if client else None
-
-    @property
-    def user(self) -> AbstractBaseUser | AnonymousUser:
-        """``scope["user"]`` as the auth middleware set it; anonymous when there is none."""
-        user = self.scope.get("user")
-        if user is None:
-            from django.contrib.auth.models import AnonymousUser
-
-            return AnonymousUser()
-        return user  # type: ignore[no-any-return]
-
-    @property
-    def session(self) -> Any:
-        return self.scope.get("session")
-
-    @property
-    def requested_subprotocols(self) -> list[str]:
-        return list(self.scope.get("subprotocols") or [])
-
-    def negotiate_subprotocol(self) -> str | None:
-        """The first protocol the client offered that the route supports, else ``None``."""
-        supported = self.supported_subprotocols
-        for offered in self.requested_subprotocols:
-            if offered in supported:
-                return offered
-        return None
 
     # -- states -----------------------------------------------------------------------------
 

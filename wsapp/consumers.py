@@ -47,36 +47,34 @@ def _registered(cls: type, marker: str) -> dict[str, str]:
     return found
 
 
-def layer_event(type: str) -> Callable[[F], F]:  # noqa: A002
-    """Register the method as the handler of channel-layer messages of this ``type``.
+def _marker(attribute: str) -> Callable[[str], Callable[[F], F]]:
+    """A decorator factory that marks methods as handlers of one event ``type``."""
 
-    Layer events and client events are separate tables: a client frame can never reach a
-    ``@layer_event`` method, nor a layer message an ``@event`` one.
-    """
-    if not isinstance(type, str) or not _EVENT_TYPE.match(type):
-        raise ValueError(f"{type!r} is not a valid event type (e.g. 'chat.notify').")
+    def decorator(type: str) -> Callable[[F], F]:  # noqa: A002 - "type" is the protocol's word
+        if not isinstance(type, str) or not _EVENT_TYPE.match(type):
+            raise ValueError(f"{type!r} is not a valid event type (e.g. 'chat.message').")
 
-    def register(method: F) -> F:
-        method._wsapp_layer_event = type  # type: ignore[attr-defined]
-        return method
+        def register(method: F) -> F:
+            setattr(method, attribute, type)
+            return method
 
-    return register
+        return register
+
+    return decorator
 
 
-def event(type: str) -> Callable[[F], F]:  # noqa: A002 - "type" is the protocol's word
-    """Register the decorated method as the handler of client messages of this ``type``.
+event = _marker("_wsapp_event")
+event.__doc__ = """Register the decorated method as the handler of client messages of this ``type``.
 
     Raises:
         ValueError: ``type`` is not a dotted name of at most 100 characters.
     """
-    if not isinstance(type, str) or not _EVENT_TYPE.match(type):
-        raise ValueError(f"{type!r} is not a valid event type (e.g. 'chat.message').")
+layer_event = _marker("_wsapp_layer_event")
+layer_event.__doc__ = """Register the method as the handler of channel-layer messages of this ``type``.
 
-    def register(method: F) -> F:
-        method._wsapp_event = type  # type: ignore[attr-defined]
-        return method
-
-    return register
+    Layer events and client events are separate tables: a client frame can never reach a
+    ``@layer_event`` method, nor a layer message an ``@event`` one.
+    """
 
 
 class Consumer:
