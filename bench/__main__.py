@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "repeatable",
     )  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
+    parser.add_argument(
+        "--experiments", action="store_true",
+        help="also run the what-if targets (bench/experiments/), after the others",
+    )  # fmt: skip
     parser.add_argument("--server-cpus", type=parse_cpus, default=available[:half], metavar="LIST")
     parser.add_argument(
         "--client-cpus", type=parse_cpus, default=available[half:] or available, metavar="LIST"
@@ -70,6 +74,8 @@ def selected(only: list[str]) -> list[Target]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     targets = selected(args.only)
+    if args.experiments:
+        targets += [t for t in TARGETS if t.experiment and t not in targets]
     if args.list or not targets:
         for t in TARGETS:
             print(f"{t.name:28} {t.group:14} {t.path:20} {t.note}")
