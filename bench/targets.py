@@ -106,4 +106,7 @@ TARGETS: tuple[Target, ...] = (
            note="experiment: bench/experiments/fastpath.py"),
     Target("wsapp-consumer+fastpath@serve", SERVE, "/ws/json-echo/", "json", FASTPATH_ENV,
            experiment=True, note="experiment: bench/experiments/fastpath.py"),
+    Target("wsapp+session-fix@uvicorn", (*UVICORN, "config.asgi:application"), "/ws/echo/",
+           "echo", {**FASTPATH_ENV, "BENCH_FASTPATH": "session"}, experiment=True,
+           note="experiment: only the session patch (the others are serve's)"),
 )  # fmt: skip

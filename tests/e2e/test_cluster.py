@@ -11,6 +11,7 @@ import asyncio
 import json
 import signal
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -26,19 +27,62 @@ PRESENCE_TTL = 2.0
 TIMEOUT = 10.0
 
 
-@pytest.fixture
-def cluster(start_server, redis_url, cluster_database_url):
-    """Start ``n`` serve processes on the shared Redis and database."""
-
+def _start_cluster(start_server, database_url: str, redis_url: str | None):
     def start(n: int = 2, **wsapp: Any):
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": cluster_database_url}
+        env = {"DATABASE_URL": database_url, **({"REDIS_URL": redis_url} if redis_url else {})}
         settings = {"PRESENCE_TTL": PRESENCE_TTL, **wsapp}
+        if redis_url is None:  # one process holds every socket: "both processes" are the same
+            server = start_server("serve", settings=CLUSTER_SETTINGS, env=env, wsapp=settings)
+            return [server] * n
         return [
             start_server("serve", settings=CLUSTER_SETTINGS, env=env, wsapp=settings)
             for _ in range(n)
         ]
 
     return start
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cluster(request, start_server, cluster_database_url):
+    """``cluster(n)``: ``n`` serve processes on a shared Redis, or (``memory``) one process with
+    the in-memory layer standing in for all ``n`` — the same tests, both deployments."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return _start_cluster(start_server, cluster_database_url, redis_url)
+
+
+@pytest.fixture
+def redis_cluster(start_server, cluster_database_url, redis_url):
+    """Real separate processes on Redis: for what only exists across processes (a SIGKILLed
+    peer, operations run from another process)."""
+    return _start_cluster(start_server, cluster_database_url, redis_url)
+
+
+def http_logout(server, cookie: str) -> int:
+    """Log out through the server's own LogoutView (a CSRF-checked POST); return the status."""
+    import http.client
+    from http.cookies import SimpleCookie
+
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+    connection.request("GET", "/accounts/login/")
+    response = connection.getresponse()
+    response.read()
+    jar = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    token = jar["csrftoken"].value
+    connection.request(
+        "POST",
+        "/accounts/logout/",
+        body=f"csrfmiddlewaretoken={token}",
+        headers={
+            "Cookie": f"{cookie}; csrftoken={token}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status
 
 
 _dialed: list[ClientConnection] = []
@@ -117,6 +161,7 @@ async def closed_with(ws: ClientConnection) -> tuple[int, str]:
 
 async def test_message_on_one_process_reaches_the_other_with_the_same_id(cluster, cookies) -> None:
     p1, p2 = cluster()
+    retry_id = uuid.uuid4().hex  # the database outlives the test: ids must be new each run
     alice, history, presence = await join(p1, cookies["alice"])
     assert "alice" in presence["users"]
     assert all(m["type"] == "chat.message" for m in history["messages"])
@@ -127,14 +172,14 @@ async def test_message_on_one_process_reaches_the_other_with_the_same_id(cluster
         "joins": ["bob"],
         "leaves": [],
     }
-    await alice.send(json.dumps({"type": "chat.message", "body": "across", "client_id": "x-1"}))
+    await alice.send(json.dumps({"type": "chat.message", "body": "across", "client_id": retry_id}))
     ack = await recv_type(alice, "chat.ack")
     message = await recv_type(bob, "chat.message")
     assert (message["id"], message["body"], message["user"]) == (ack["id"], "across", "alice")
     # A retry of the same client_id on the other process: same id, stored once, not re-broadcast.
     await alice.close()
     alice2, _, _ = await join(p2, cookies["alice"])
-    await alice2.send(json.dumps({"type": "chat.message", "body": "across", "client_id": "x-1"}))
+    await alice2.send(json.dumps({"type": "chat.message", "body": "across", "client_id": retry_id}))
     assert (await recv_type(alice2, "chat.ack"))["id"] == ack["id"]
     await bob.send(json.dumps({"type": "typing"}))
     assert (await recv(alice2, skip=("presence.diff",))) == {"type": "typing", "user": "bob"}
@@ -144,6 +189,7 @@ async def test_message_on_one_process_reaches_the_other_with_the_same_id(cluster
 
 async def test_resume_with_since_gets_what_was_missed_on_another_process(cluster, cookies) -> None:
     p1, p2 = cluster()
+    run = uuid.uuid4().hex[:12]
     bob, history, _ = await join(p1, cookies["bob"], room="random")
     last = history["messages"][-1]["id"] if history["messages"] else 0
     await bob.close()
@@ -151,7 +197,7 @@ async def test_resume_with_since_gets_what_was_missed_on_another_process(cluster
     sent = []
     for i in range(3):
         await alice.send(
-            json.dumps({"type": "chat.message", "body": f"missed {i}", "client_id": f"m-{i}"})
+            json.dumps({"type": "chat.message", "body": f"missed {i}", "client_id": f"{run}-{i}"})
         )
         sent.append((await recv_type(alice, "chat.ack"))["id"])
     bob, history, _ = await join(p1, cookies["bob"], room="random", query=f"?since={last}")
@@ -160,8 +206,10 @@ async def test_resume_with_since_gets_what_was_missed_on_another_process(cluster
     await bob.close()
 
 
-async def test_sigkilled_process_users_leave_presence_within_one_ttl(cluster, cookies) -> None:
-    p1, p2 = cluster()
+async def test_sigkilled_process_users_leave_presence_within_one_ttl(
+    redis_cluster, cookies
+) -> None:
+    p1, p2 = redis_cluster()
     alice, _, _ = await join(p1, cookies["alice"], room="random")
     bob, _, _ = await join(p2, cookies["bob"], room="random")
     assert await recv_type(alice, "presence.diff") == {
@@ -179,12 +227,12 @@ async def test_sigkilled_process_users_leave_presence_within_one_ttl(cluster, co
 
 
 async def test_room_close_from_another_process_closes_members_everywhere_with_4410(
-    cluster,
+    redis_cluster,
     cookies,
     cluster_database_url,
     redis_url,
 ) -> None:
-    p1, p2 = cluster()
+    p1, p2 = redis_cluster()
     a, _, _ = await join(p1, cookies["alice"], room="random")
     b, _, _ = await join(p2, cookies["bob"], room="random")
     django_run(
@@ -202,12 +250,12 @@ async def test_room_close_from_another_process_closes_members_everywhere_with_44
 
 
 async def test_ban_kicks_the_user_live_on_every_process_with_4403(
-    cluster,
+    redis_cluster,
     cookies,
     cluster_database_url,
     redis_url,
 ) -> None:
-    p1, p2 = cluster()
+    p1, p2 = redis_cluster()
     bob1, _, _ = await join(p1, cookies["bob"])
     bob2, _, _ = await join(p2, cookies["bob"])
     alice, _, _ = await join(p1, cookies["alice"])
@@ -236,23 +284,15 @@ async def test_ban_kicks_the_user_live_on_every_process_with_4403(
 
 
 async def test_logout_closes_the_users_sockets_on_every_process_with_4401(
-    cluster,
-    cookies,
-    cluster_database_url,
-    redis_url,
+    cluster, cookies, cluster_database_url
 ) -> None:
     p1, p2 = cluster()
     s1, _, _ = await join(p1, cookies["admin"], room="staff")
     s2 = await dial(p2.url("/ws/echo/"), additional_headers={"Cookie": cookies["admin"]})
     other, _, _ = await join(p2, cookies["alice"])
-    # A real logout through Django's LogoutView, in another process: user_logged_out fires there.
-    django_run(
-        cluster_database_url,
-        "from django.test import Client\nfrom django.contrib.auth import get_user_model\n"
-        "c = Client(); c.force_login(get_user_model().objects.get(username='admin'))\n"
-        "r = c.post('/accounts/logout/'); assert r.status_code in (200, 302), r.status_code",
-        env={"REDIS_URL": redis_url, "DJANGO_ALLOWED_HOSTS": "testserver"},
-    )
+    # A real logout through the server's LogoutView, from another session of the same user.
+    another_session = session_cookie(cluster_database_url, "admin")
+    assert await asyncio.to_thread(http_logout, p1, another_session) == 302
     assert await closed_with(s1) == (CloseCode.NOT_AUTHENTICATED, "Logged out.")
     assert await closed_with(s2) == (CloseCode.NOT_AUTHENTICATED, "Logged out.")
     await other.send(json.dumps({"type": "typing"}))
@@ -261,9 +301,9 @@ async def test_logout_closes_the_users_sockets_on_every_process_with_4401(
 
 
 async def test_password_change_closes_sockets_everywhere(
-    cluster, cookies, cluster_database_url, redis_url
+    redis_cluster, cookies, cluster_database_url, redis_url
 ) -> None:
-    p1, p2 = cluster()
+    p1, p2 = redis_cluster()
     django_run(
         cluster_database_url,
         "from django.contrib.auth import get_user_model\n"
@@ -283,9 +323,9 @@ async def test_password_change_closes_sockets_everywhere(
 
 
 async def test_connection_cap_counts_across_processes_and_a_crash_releases_it(
-    cluster, cookies
+    redis_cluster, cookies
 ) -> None:
-    p1, p2 = cluster(MAX_CONNECTIONS_PER_USER=2)
+    p1, p2 = redis_cluster(MAX_CONNECTIONS_PER_USER=2)
     headers = {"Cookie": cookies["alice"]}
     first = await dial(p1.url("/ws/echo/"), additional_headers=headers)
     second = await dial(p2.url("/ws/echo/"), additional_headers=headers)
