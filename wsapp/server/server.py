@@ -147,6 +147,12 @@ class WsappServer(Server):
         logger.info(
             "wsapp serve listening on %s; %s", where or self.endpoints, self.settings_summary()
         )
+        for port in self.ports:
+            if not _address(port).startswith("unix:"):
+                print(
+                    f"Open http://{_address(port)}/ (Ctrl-C stops, after a graceful drain)",
+                    flush=True,
+                )
 
     def listen_success(self, port: Any) -> None:
         self.ports.append(port)
