@@ -10,6 +10,7 @@ applications ``SHUTDOWN_GRACE`` seconds to finish, then cancel what is left.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Iterable
@@ -133,6 +134,11 @@ class WsappServer(Server):
 
     def run(self) -> None:
         reactor.callWhenRunning(self._started)
+        # The tens of thousands of objects Django, the apps and Twisted made at start-up live
+        # as long as the process: freezing them keeps every later full collection from
+        # traversing them again (the CPython docs' advice for pre-fork servers).
+        gc.collect()
+        gc.freeze()
         super().run()
 
     def _started(self) -> None:
