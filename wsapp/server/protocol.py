@@ -68,6 +68,78 @@ def buffered_bytes(transport: Any) -> int:
     return total
 
 
+def write_now(transport: Any, data: bytes) -> bool:
+    """Give ``data`` to the kernel at once when nothing is queued before it; ``False`` when
+    the transport is not a plain TCP one with an empty buffer (the caller writes as usual).
+
+    Twisted's ``write`` never writes: it buffers, registers the socket for writability (an
+    ``epoll_ctl``), writes on the next loop turn and unregisters (another one) — per frame.
+    Whatever the kernel does not take now still goes through Twisted, in order.
+    """
+    sock = getattr(transport, "socket", None)
+    if (
+        sock is None
+        or getattr(transport, "TLS", False)
+        or not transport.connected
+        or transport.disconnecting
+        or getattr(transport, "_writeDisconnected", True)
+        or buffered_bytes(transport)
+    ):
+        return False
+    try:
+        sent = sock.send(data)
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    except OSError:
+        sent = 0  # a broken socket: Twisted's own write finds and reports it
+    if sent < len(data):
+        transport.write(data[sent:])
+    return True
+
+
+def quiet_autobahn_debug_formatting() -> None:
+    """Make autobahn's debug-log argument helpers lazy.
+
+    autobahn formats the arguments of its debug lines eagerly, logging enabled or not:
+    ``hltype``/``hlval`` (``click.style``) run on every frame written. Wrapped, they format only
+    if a debug line is ever rendered. Only those helpers, which autobahn passes as log-call
+    keyword arguments, are wrapped. Idempotent.
+    """
+    import autobahn.websocket.protocol as autobahn_protocol
+
+    for name in ("hltype", "hlval", "hl"):
+        helper = getattr(autobahn_protocol, name, None)
+        if helper is not None and not isinstance(helper, _LazyFormat):
+            setattr(autobahn_protocol, name, _LazyFormat(helper))
+
+
+class _LazyFormat:
+    """``helper(...)`` returns a value that calls the real helper only when formatted."""
+
+    __slots__ = ("helper",)
+
+    def __init__(self, helper: Any) -> None:
+        self.helper = helper
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Deferred:
+        return _Deferred(self.helper, args, kwargs)
+
+
+class _Deferred:
+    __slots__ = ("args", "helper", "kwargs")
+
+    def __init__(self, helper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.helper, self.args, self.kwargs = helper, args, kwargs
+
+    def __str__(self) -> str:
+        return str(self.helper(*self.args, **self.kwargs))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    __repr__ = __str__
+
+
 def flush(transport: Any, limit: int) -> int:
     """Write ``transport``'s buffer to the socket until it is at most ``limit`` or the kernel
     takes no more; return what is still buffered."""
@@ -258,6 +330,22 @@ class WsappWebSocketProtocol(WebSocketProtocol):
         finally:
             self.maxMessagePayloadSize = limit
         self.check_send_buffer()
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """autobahn's ``sendData``, minus a reactor turn per frame when nothing is queued."""
+        if (
+            sync
+            or chopsize
+            or self.send_queue
+            or self.logOctets
+            or not write_now(self.transport, data)
+        ):
+            super().sendData(data, sync, chopsize)
+            return
+        if self.state == self.STATE_OPEN:
+            self.trafficStats.outgoingOctetsWireLevel += len(data)
+        else:
+            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
 
     def send_app_ping(self, payload: Any) -> None:
         """Send a protocol ping for the application (the ``wsapp.ping`` extension).

@@ -22,7 +22,11 @@ from daphne.server import Server
 from twisted.internet import defer, reactor
 
 from wsapp.conf import get_settings
-from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
+from wsapp.server.protocol import (
+    PING_EXTENSION,
+    WsappWebSocketProtocol,
+    quiet_autobahn_debug_formatting,
+)
 
 logger = logging.getLogger("wsapp.server")
 
@@ -134,6 +138,7 @@ class WsappServer(Server):
 
     def run(self) -> None:
         reactor.callWhenRunning(self._started)
+        quiet_autobahn_debug_formatting()
         # The tens of thousands of objects Django, the apps and Twisted made at start-up live
         # as long as the process: freezing them keeps every later full collection from
         # traversing them again (the CPython docs' advice for pre-fork servers).
