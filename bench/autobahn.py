@@ -12,6 +12,10 @@ A case counts as *pass* when kosoku's verdicts for both the messages and the clo
 INFORMATIONAL, *non-strict* when one of them is NON-STRICT (conformant, short of a SHOULD),
 *unimplemented* when the server does not implement the feature (e.g. no permessage-deflate),
 and *fail* otherwise (FAILED, WRONG CODE, UNCLEAN, an error, or a chunk that timed out).
+
+wsapp runs with ``bench.servers.autobahn_settings`` (the demo's, ``MAX_MESSAGE_SIZE`` 16 MiB);
+``BENCH_AUTOBAHN_SEND_BUFFER=<bytes>`` also raises ``MAX_SEND_BUFFER`` (4 MiB by default, which
+closes 9.1.6/9.2.6's 16 MiB echoes with 1013). Results: ``bench/results/autobahn-*.json``.
 """
 
 from __future__ import annotations

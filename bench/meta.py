@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -57,6 +58,17 @@ def commit(root: Path) -> str:
     return f"{head or 'no commit'}{' +changes' if dirty else ''}"
 
 
+def source_hash(root: Path) -> str:
+    """A digest of the Python source that runs (wsapp/, config/, consumers/, bench/servers/,
+    bench/experiments/): two runs with the same digest measured the same code."""
+    digest = hashlib.sha256()
+    for folder in ("wsapp", "config", "consumers", "bench/servers", "bench/experiments"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def collect(
     root: Path, profile: str, server_cpus: Sequence[int], client_cpus: Sequence[int], workers: int
 ) -> dict[str, Any]:
@@ -64,6 +76,8 @@ def collect(
         "stamp": time.strftime("%Y%m%d-%H%M%S"),
         "profile": profile,
         "commit": commit(root),
+        "source": source_hash(root),
+        "root": str(root),
         "versions": versions(),
         "machine": machine(),
         "server_cpus": list(server_cpus),

@@ -55,6 +55,11 @@ def _notes(row: dict[str, Any]) -> str:
         notes.append(f"lost {row['lost']:,}/{row['expected']:,}")
     if row.get("errors"):
         notes.append("ERROR " + "; ".join(row["errors"])[:120])
+    runs = row.get("runs") or []
+    if len(runs) > 1 and row["scenario"] != "idle":
+        field, fmt = ("p99_ms", ".0f") if row["scenario"] == "fanout-paced" else ("rate", ",.0f")
+        spread = "/".join(_num(r.get(field), fmt) for r in runs)
+        notes.append(f"{'p99 ms' if field == 'p99_ms' else 'ops/s'} of {len(runs)} runs: {spread}")
     return ", ".join(notes)
 
 
@@ -122,6 +127,79 @@ def write(results_dir: Path, run: dict[str, Any]) -> Path:
     return path
 
 
+# Issue 6's targets: (label, scenario, params filter, ours, theirs, measure, goal).
+# measure "rate": ours/theirs ops/s (server µs/op when either side is client-bound);
+# "p99": theirs/ours p99; "memory": ours/theirs bytes per idle connection (lower is better).
+TARGETS_OF_ISSUE = [
+    ("echo: wsapp `async def` under serve vs Channels consumer on Daphne", "echo", {},
+     "wsapp@serve", "channels@daphne", "rate", 2.0),
+    ("echo: wsapp under serve vs bare ASGI echo on Daphne", "echo", {},
+     "wsapp@serve", "bare-asgi@daphne", "rate", 0.85),
+    ("JSON echo: wsapp `Consumer` under serve vs `AsyncJsonWebsocketConsumer` on Daphne",
+     "json-echo", {}, "wsapp-consumer@serve", "channels-json@daphne", "rate", 1.5),
+    ("echo: wsapp on uvicorn vs Starlette on uvicorn", "echo", {},
+     "wsapp@uvicorn", "starlette@uvicorn", "rate", 0.8),
+    ("fan-out, 1,000 members, 2 processes, Redis: deliveries/s (flooded)", "fanout-flood",
+     {"members": 1000, "procs": 2}, "wsapp-rooms@serve×2", "channels-group@daphne×2", "rate", 10.0),
+    ("fan-out, 1,000 members, 2 processes, Redis: paced p99", "fanout-paced",
+     {"members": 1000, "procs": 2}, "wsapp-rooms@serve×2", "channels-group@daphne×2", "p99", 5.0),
+    ("memory per idle connection: serve vs plain Daphne (same app)", "idle", {},
+     "wsapp@serve", "wsapp@daphne", "memory", 1.10),
+]  # fmt: skip
+
+
+def _find(rows: Sequence[dict[str, Any]], target: str, scenario: str, where: dict) -> dict | None:
+    for row in rows:
+        if row.get("target") == target and row.get("scenario") == scenario:
+            params = row.get("params") or {}
+            if all(params.get(k) == v for k, v in where.items()):
+                return row
+    return None
+
+
+def _measure(ours: dict, theirs: dict, measure: str) -> tuple[float | None, str]:
+    if measure == "memory":
+        return _ratio(ours.get("bytes_per_conn"), theirs.get("bytes_per_conn")), "B/conn ×"
+    if measure == "p99":
+        return _ratio(theirs.get("p99_ms"), ours.get("p99_ms")), "p99 (theirs/ours)"
+    bound = max(ours.get("client_cpu_pct") or 0, theirs.get("client_cpu_pct") or 0)
+    if bound >= CLIENT_BOUND_PCT:
+        return _ratio(theirs.get("server_us_per_op"), ours.get("server_us_per_op")), (
+            "srv µs/op (client-bound)"
+        )
+    return _ratio(ours.get("rate"), theirs.get("rate")), "ops/s"
+
+
+def targets_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Issue 6's targets as measured in one run: ratio, goal, met or missed.
+
+    Each ``+fastpath`` experiment that exists is shown beside the target it would change.
+    """
+    out = [
+        "| target | measured by | ratio | goal | | with bench/experiments/fastpath |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for label, scenario, where, ours_name, theirs_name, measure, goal in TARGETS_OF_ISSUE:
+        ours, theirs = _find(rows, ours_name, scenario, where), _find(rows, theirs_name, scenario, where)
+        if ours is None or theirs is None:
+            out.append(f"| {label} | – | – | {goal:g} | not measured | – |")
+            continue
+        value, how = _measure(ours, theirs, measure)
+        lower_is_better = measure == "memory"
+        met = value is not None and (value <= goal if lower_is_better else value >= goal)
+        noisy = any((r.get("other_cpu_pct") or 0) >= NOISY_PCT for r in (ours, theirs))
+        name = ours_name.replace("@", "+fastpath@", 1)
+        fast = _find(rows, name, scenario, where)
+        fast_value = _measure(fast, theirs, measure)[0] if fast else None
+        verdict = ("**met**" if met else "**missed**") + (" (noisy)" if noisy else "")
+        goal_text = f"≤ {goal:g}×" if lower_is_better else f"≥ {goal:g}×"
+        out.append(
+            f"| {label} | {how} | {_num(value, '.2f')}× | {goal_text} | {verdict} | "
+            f"{_num(fast_value, '.2f') + '×' if fast_value else '–'} |"
+        )
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m bench.report [RESULTS.json]``: the tables of a past run (latest by default)."""
     import argparse
@@ -130,8 +208,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "results", nargs="?", type=Path, default=Path(__file__).parent / "results" / "latest.json"
     )
+    parser.add_argument("--targets", action="store_true", help="only issue 6's targets")
     args = parser.parse_args(argv)
     run = json.loads(args.results.read_text())
+    if args.targets:
+        print(targets_table(run["rows"]))
+        return
     print(tables(run["rows"]))
 
 

@@ -1,7 +1,9 @@
 """Four changes to ``manage.py serve``'s per-frame and per-connection costs, as patches.
 
 Each one removes a cost that ``python -m bench.profile`` shows (see BENCHMARKS.md);
-``BENCH_FASTPATH`` (comma-separated, default all) picks which apply:
+``BENCH_FASTPATH`` (comma-separated, default all) picks which apply. ``session`` and ``gc`` went
+into wsapp itself on 2026-11-23 (``wsapp.auth.WebSocketSessionMiddleware``, ``gc.freeze()`` in
+``WsappServer.run``), so the ``*+fastpath`` targets now set ``BENCH_FASTPATH=log,write``:
 
 ``session``
     channels' ``InstanceSessionWrapper.send`` runs on every message of a websocket scope (wsapp's
