@@ -23,7 +23,9 @@ from wsapp.codes import CloseCode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
-PRESENCE_TTL = 4.0  # short for quick tests; long enough that a loaded CI machine still renews in time
+PRESENCE_TTL = (
+    4.0  # short for quick tests; long enough that a loaded CI machine still renews in time
+)
 TIMEOUT = 10.0
 
 
