@@ -30,6 +30,13 @@ TIMEOUT = 10.0
 
 
 def _start_cluster(start_server, database_url: str, redis_url: str | None):
+    if redis_url is not None:
+        # The previous test's servers were SIGKILLed at its teardown: their presence entries
+        # would linger for a TTL. Each test starts from an empty Redis.
+        import redis
+
+        redis.Redis.from_url(redis_url).flushall()
+
     def start(n: int = 2, **wsapp: Any):
         env = {"DATABASE_URL": database_url, **({"REDIS_URL": redis_url} if redis_url else {})}
         settings = {"PRESENCE_TTL": PRESENCE_TTL, **wsapp}

@@ -68,35 +68,6 @@ def buffered_bytes(transport: Any) -> int:
     return total
 
 
-def write_now(transport: Any, data: bytes) -> bool:
-    """Give ``data`` to the kernel at once when nothing is queued before it; ``False`` when
-    the transport is not a plain TCP one with an empty buffer (the caller writes as usual).
-
-    Twisted's ``write`` never writes: it buffers, registers the socket for writability (an
-    ``epoll_ctl``), writes on the next loop turn and unregisters (another one) — per frame.
-    Whatever the kernel does not take now still goes through Twisted, in order.
-    """
-    sock = getattr(transport, "socket", None)
-    if (
-        sock is None
-        or getattr(transport, "TLS", False)
-        or not transport.connected
-        or transport.disconnecting
-        or getattr(transport, "_writeDisconnected", True)
-        or buffered_bytes(transport)
-    ):
-        return False
-    try:
-        sent = sock.send(data)
-    except (BlockingIOError, InterruptedError):
-        sent = 0
-    except OSError:
-        sent = 0  # a broken socket: Twisted's own write finds and reports it
-    if sent < len(data):
-        transport.write(data[sent:])
-    return True
-
-
 def quiet_autobahn_debug_formatting() -> None:
     """Make autobahn's debug-log argument helpers lazy.
 
@@ -330,22 +301,6 @@ class WsappWebSocketProtocol(WebSocketProtocol):
         finally:
             self.maxMessagePayloadSize = limit
         self.check_send_buffer()
-
-    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
-        """autobahn's ``sendData``, minus a reactor turn per frame when nothing is queued."""
-        if (
-            sync
-            or chopsize
-            or self.send_queue
-            or self.logOctets
-            or not write_now(self.transport, data)
-        ):
-            super().sendData(data, sync, chopsize)
-            return
-        if self.state == self.STATE_OPEN:
-            self.trafficStats.outgoingOctetsWireLevel += len(data)
-        else:
-            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
 
     def send_app_ping(self, payload: Any) -> None:
         """Send a protocol ping for the application (the ``wsapp.ping`` extension).
