@@ -23,11 +23,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bench import pool, procs, runner, scenarios
 from bench.__main__ import parse_cpus
-from bench.profiles import FULL
-from bench.targets import TARGETS
+from bench.profiles import FULL, Profile
+from bench.targets import TARGETS, Target
 
 OUT = Path(__file__).resolve().parent / "results" / "profiles"
 PY_SPY = Path(sys.executable).with_name("py-spy")
@@ -167,10 +168,23 @@ def main(argv: list[str] | None = None) -> int:
                     raws.append(raw)
                     spies.append(
                         subprocess.Popen(
-                            [str(PY_SPY), "record", "--pid", str(server.pid), "--format", "raw",
-                             "--rate", str(args.rate), "--output", str(raw), "--subprocesses",
-                             "--full-filenames", *(["--native"] if args.native else [])],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            [
+                                str(PY_SPY),
+                                "record",
+                                "--pid",
+                                str(server.pid),
+                                "--format",
+                                "raw",
+                                "--rate",
+                                str(args.rate),
+                                "--output",
+                                str(raw),
+                                "--subprocesses",
+                                "--full-filenames",
+                                *(["--native"] if args.native else []),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
                         )  # fmt: skip
                     )
                 time.sleep(1.0)  # py-spy attaches
@@ -194,8 +208,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_once(
-    scenario: str, target, probe: scenarios.Probe, urls: list[str], members: int, p
-) -> dict:
+    scenario: str,
+    target: Target,
+    probe: scenarios.Probe,
+    urls: list[str],
+    members: int,
+    p: Profile,
+) -> dict[str, Any]:
     if scenario in ("echo", "json"):
         return scenarios.echo(
             probe, urls[0], conns=p.echo_conns, msgs=p.echo_msgs, size=p.echo_size,
@@ -214,8 +233,6 @@ def run_once(
         rate=p.paced_deliveries / members if paced else None,
         template=target.publish, pad=p.pad, grace=p.grace, timeout=p.timeout,
     )  # fmt: skip
-
-
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ RATE_COLUMNS: list[Column] = [
     ("other%", lambda r: _num(r.get("other_cpu_pct"), ".0f")),
 ]
 IDLE_COLUMNS: list[Column] = [
-    ("conns", lambda r: ",".join(f"{n:,}" for n in r["params"]["conns"])),
+    ("conns", lambda r: " → ".join(f"{n:,}" for n in r["params"]["conns"])),
     ("RSS before MiB", lambda r: _num(r.get("rss_before", 0) / 2**20, ".1f")),
     ("RSS at max MiB", lambda r: _num(r.get("rss_at_max_mib"), ".1f")),
     ("B/conn", lambda r: _num(r.get("bytes_per_conn"), ",.0f")),
@@ -180,7 +180,10 @@ def targets_table(rows: Sequence[dict[str, Any]]) -> str:
         "|---|---|---:|---:|---|---:|",
     ]
     for label, scenario, where, ours_name, theirs_name, measure, goal in TARGETS_OF_ISSUE:
-        ours, theirs = _find(rows, ours_name, scenario, where), _find(rows, theirs_name, scenario, where)
+        ours, theirs = (
+            _find(rows, ours_name, scenario, where),
+            _find(rows, theirs_name, scenario, where),
+        )
         if ours is None or theirs is None:
             out.append(f"| {label} | – | – | {goal:g} | not measured | – |")
             continue

@@ -123,7 +123,7 @@ def _patch_gc() -> None:
         gc.freeze()
         original(self)
 
-    WsappServer.run = run
+    WsappServer.run = run  # type: ignore[method-assign]
 
 
 def _write_now(transport: Any, data: bytes) -> None:
@@ -138,7 +138,7 @@ def _write_now(transport: Any, data: bytes) -> None:
         and transport._tempDataLen == 0
         and len(transport.dataBuffer) == transport.offset
     )
-    if idle:
+    if idle and sock is not None:
         try:
             sent = sock.send(data)
         except (BlockingIOError, InterruptedError):
