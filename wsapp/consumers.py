@@ -127,16 +127,25 @@ class Consumer:
         """Connect, dispatch messages until the connection ends, then ``disconnect()``.
 
         ``disconnect()`` runs for every connection that was accepted; one refused in
-        ``connect()`` never started, so there is nothing to tear down.
+        ``connect()`` never started, so there is nothing to tear down. A consumer that opts in
+        to layer events joins its groups *before* ``connect()``, as Channels does, so nothing
+        sent to them once the client sees the accept is missed.
         """
+        if not (self.groups or self._layer_events):
+            await self._serve(self.receive_loop)
+            return
+        await self._join_groups()
+        try:
+            await self._serve(self._receive_with_layer)
+        finally:
+            await self._leave_groups()
+
+    async def _serve(self, receive: Callable[[], Awaitable[None]]) -> None:
         await self.connect()
         if self.ws.application_state is not CONNECTED:
             return
         try:
-            if self.groups or self._layer_events:
-                await self._receive_with_layer()
-            else:
-                await self.receive_loop()
+            await receive()
         except WebSocketDisconnect:
             pass
         except CloseConnection as exc:
@@ -152,12 +161,18 @@ class Consumer:
 
     # -- Channels-style layer events (opt in) ------------------------------------------------
 
-    async def _receive_with_layer(self) -> None:
-        layer = get_layer()
-        self.channel_layer = layer
-        self.channel_name = await layer.new_channel()
+    async def _join_groups(self) -> None:
+        self.channel_layer = get_layer()
+        self.channel_name = await self.channel_layer.new_channel()
         for group in self.groups:
-            await layer.group_add(group, self.channel_name)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def _leave_groups(self) -> None:
+        for group in self.groups:
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _receive_with_layer(self) -> None:
         reader = asyncio.ensure_future(self._layer_loop())
         try:
             await self.receive_loop()
@@ -165,9 +180,6 @@ class Consumer:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
-            for group in self.groups:
-                with contextlib.suppress(Exception):
-                    await layer.group_discard(group, self.channel_name)
 
     async def _layer_loop(self) -> None:
         """Layer messages to their ``@layer_event`` methods; never to a client-reachable one."""

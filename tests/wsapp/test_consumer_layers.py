@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -39,7 +38,6 @@ def client() -> AsyncWebSocketClient:
 async def test_group_messages_reach_layer_event_methods(client) -> None:
     reader = await client.websocket_connect("/news/").connect()
     writer = await client.websocket_connect("/news/").connect()
-    await asyncio.sleep(0.05)
     await writer.send_json({"type": "news.publish", "title": "hello"})
     assert await reader.receive_json() == {"type": "news", "title": "hello"}
     assert await writer.receive_json() == {"type": "news", "title": "hello"}
@@ -57,7 +55,6 @@ async def test_a_client_cannot_call_a_layer_event(client) -> None:
 
 async def test_the_channel_leaves_its_groups_on_disconnect(client) -> None:
     ws = await client.websocket_connect("/news/").connect()
-    await asyncio.sleep(0.05)
     layer = get_channel_layer()
     assert len(layer.groups["news"]) == 1
     await ws.close()

@@ -18,25 +18,11 @@ from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
 from wsapp.groups import room_group
 from wsapp.layers import get_layer
+from wsapp.rooms import __all__ as __all__  # the names are listed once, in the package
 from wsapp.rooms.hub import get_hub, publish_to_room, send_to_group
 from wsapp.rooms.presence import online_connections, online_users
 from wsapp.rooms.store import store_for
 from wsapp.tracking import aclose_user, user_key
-
-__all__ = [
-    "abroadcast",
-    "aclose",
-    "aclose_user",
-    "akick",
-    "aonline",
-    "aonline_connections",
-    "broadcast",
-    "close",
-    "close_user",
-    "kick",
-    "online",
-    "online_connections_sync",
-]
 
 
 def _slug(room: Any) -> str:

@@ -129,11 +129,6 @@ class Hub:
             self.groups.add(group)
             await self.layer.group_add(group, self.channel)
 
-    # -- sending to every process -----------------------------------------------------------
-
-    async def publish(self, group: str, message: dict[str, Any]) -> None:
-        await self.layer.group_send(group, message)
-
     # -- receiving from the layer -----------------------------------------------------------
 
     async def _read(self) -> None:
