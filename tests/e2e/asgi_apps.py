@@ -113,7 +113,14 @@ async def cleanup(scope: Scope, receive: Receive, send: Send) -> None:
         raise
     finally:
         await asyncio.sleep(float(params.get("delay", 0)))
-        await asyncio.to_thread(marker.write_text, ending)
+        await asyncio.to_thread(_write_atomically, marker, ending)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write then rename: a test that sees the file never sees it half written."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 async def ping(scope: Scope, receive: Receive, send: Send) -> None:
