@@ -92,6 +92,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "MAX_INVALID_FRAMES": (_positive_int, "a positive integer"),
     "JSON_DUMPS": (_optional(_dotted), "None or the dotted path of a dumps(obj) -> str"),
     "JSON_LOADS": (_optional(_dotted), "None or the dotted path of a loads(str|bytes) -> obj"),
+    "JSON_MAX_DEPTH": (_positive_int, "a positive integer"),
     "METRICS_ALLOWED_IPS": (
         _ip_networks,
         "a list of IP addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']",

@@ -63,6 +63,10 @@ DEFAULTS: dict[str, Any] = {
     # Dotted paths of the JSON codec ``send_json``/``receive_json`` use by default.
     "JSON_DUMPS": None,
     "JSON_LOADS": None,
+    # Deepest nesting of arrays and objects the default codec decodes; deeper is invalid JSON
+    # (``invalid_json``, or 1007 from ``receive_json``). serde_json's default: far beyond any real
+    # message, far below the recursion limit that code walking a decoded message runs into.
+    "JSON_MAX_DEPTH": 128,
     # Client addresses (or networks, "10.0.0.0/8") that may read ``/wsapp/metrics`` without a
     # staff login: the Prometheus scraper's. Staff users may read it from anywhere.
     "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],

@@ -20,6 +20,9 @@
         │   └── RateLimited                   4429
         └── BadRequest                        4400: repeated malformed protocol messages
 
+``InvalidText`` (also a ``ValueError``) is what the default JSON codec raises for text that no UTF-8
+encoder can write, such as a lone surrogate; a Consumer answers it with ``invalid_message``.
+
 ``InvalidMessage`` is not a close: a Consumer event handler raises it to answer one message with an
 ``error`` frame (code ``invalid_message``) and keep the connection open.
 """
@@ -151,3 +154,7 @@ class InvalidMessage(WsappError):
         if error_code is not None:
             self.error_code = error_code  # type: ignore[misc]
         super().__init__(message)
+
+
+class InvalidText(WsappError, ValueError):
+    """Decoded text that is not Unicode (a lone surrogate): no encoder, database or socket takes it."""

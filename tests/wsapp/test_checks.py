@@ -154,6 +154,7 @@ METRICS_IPS_HINT = "Use a list of IP addresses or networks, e.g. ['127.0.0.1', '
         ("SHUTDOWN_GRACE", -0.5, "Use a number of seconds ≥ 0."),
         ("PING_INTERVAL", 0, "Use a positive number of seconds."),
         ("JSON_DUMPS", "orjson", "Use None or the dotted path of a dumps(obj) -> str."),
+        ("JSON_MAX_DEPTH", 0, "Use a positive integer."),
         ("METRICS_ALLOWED_IPS", "127.0.0.1", METRICS_IPS_HINT),
         ("METRICS_ALLOWED_IPS", ["localhost"], METRICS_IPS_HINT),
         ("METRICS_ALLOWED_IPS", [2130706433], METRICS_IPS_HINT),
