@@ -246,7 +246,12 @@ class WebSocket(HandshakeData):
             kind = message["type"]
             if kind == "websocket.receive":
                 self.last_activity = now = _now()
-                size = payload_size(message)
+                try:
+                    size = payload_size(message)
+                except UnicodeEncodeError as exc:
+                    # RFC 6455 §8.1: a text frame must be UTF-8; a server that let a lone
+                    # surrogate through handed us text nothing downstream can write.
+                    raise InvalidPayload("A text frame that is not valid UTF-8.") from exc
                 self.messages_received += 1
                 self.bytes_received += size
                 if self.max_message_size is not None and size > self.max_message_size:
@@ -322,7 +327,8 @@ class WebSocket(HandshakeData):
         """The next message decoded as JSON (from a text frame, or a binary one in ``"binary"`` mode).
 
         Raises:
-            InvalidPayload: not JSON, or not UTF-8 (uncaught, closes with 1007).
+            InvalidPayload: not JSON, not UTF-8, nested deeper than ``WSAPP["JSON_MAX_DEPTH"]``,
+                ``NaN``/``Infinity``, or a lone surrogate (uncaught, closes with 1007).
             UnsupportedData: the frame type does not match ``mode`` (1003).
         """
         if mode == "text":
@@ -333,7 +339,9 @@ class WebSocket(HandshakeData):
             raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
         try:
             return (loads or self.loads)(raw)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # JSONDecodeError, UnicodeDecodeError and InvalidText are ValueErrors; a custom decoder
+        # may still overflow the stack on deep input, which is the peer's fault, not ours.
+        except (ValueError, RecursionError) as exc:
             raise InvalidPayload(f"Invalid JSON: {exc}") from exc
 
     async def iter_text(self) -> AsyncIterator[str]:
@@ -405,10 +413,13 @@ class WebSocket(HandshakeData):
                     self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
                 )
             raise InvalidStateError("send", self.application_state, CONNECTED)
+        # Sized before it is sent: text that is not UTF-8 (a lone surrogate) raises its
+        # UnicodeEncodeError, a ValueError, here rather than reaching the wire.
+        size = payload_size(message)
         try:
             await self._send(message)
             self.messages_sent += 1
-            self.bytes_sent += payload_size(message)
+            self.bytes_sent += size
         except OSError as exc:  # uvicorn's ClientDisconnected: the peer went away mid-send
             self.close_code = CloseCode.ABNORMAL_CLOSURE
             self._mark_closed(application=False)
@@ -426,7 +437,12 @@ class WebSocket(HandshakeData):
         mode: Literal["text", "binary"] = "text",
         dumps: Callable[[Any], str] | None = None,
     ) -> None:
-        """Encode ``data`` as JSON (default codec: ``WSAPP["JSON_DUMPS"]``) and send it."""
+        """Encode ``data`` as JSON (default codec: ``WSAPP["JSON_DUMPS"]``) and send it.
+
+        Raises:
+            ValueError: ``data`` cannot be encoded as standard JSON (``NaN``, too deep, text
+                with a lone surrogate); nothing is sent.
+        """
         text = (dumps or self.dumps)(data)
         if mode == "text":
             await self._send_frame({"type": "websocket.send", "text": text})

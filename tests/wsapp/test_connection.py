@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -746,6 +747,97 @@ async def test_bad_json_raises_invalid_payload_in_the_handler() -> None:
         CloseCode.INVALID_PAYLOAD,
         "Invalid JSON: Expecting value: line 1 column 1 (char 0)",
     )
+
+
+def traceback_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Records a hostile frame must never cause: errors, or anything with a traceback."""
+    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def closed_after_receive_json(frame: str, **receive: Any) -> tuple[int, str]:
+    """The close a handler that calls ``receive_json()`` once ends with, given ``frame``."""
+
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive_json(**receive)
+
+    async with connect(handler) as ws:
+        await ws.send_text(frame)
+        return await ws.wait_closed()
+
+
+@pytest.mark.parametrize("depth", [900, 2_000, 50_000])
+async def test_receive_json_refuses_deep_nesting_with_1007(
+    depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = '{"x": ' + "[" * depth + "]" * depth + "}"
+    assert await closed_after_receive_json(frame) == (
+        CloseCode.INVALID_PAYLOAD,
+        "Invalid JSON: The JSON is nested deeper than 128 levels.",
+    )
+    assert traceback_records(caplog) == []
+
+
+async def test_a_custom_loads_that_overflows_the_stack_is_invalid_payload(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import json
+
+    code, reason = await closed_after_receive_json("[" * 50_000, loads=json.loads)
+    assert (code, reason.split(":")[0]) == (CloseCode.INVALID_PAYLOAD, "Invalid JSON")
+    assert "maximum recursion depth exceeded" in reason
+    assert traceback_records(caplog) == []
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_receive_json_refuses_nan_and_infinity_with_1007(constant: str) -> None:
+    assert await closed_after_receive_json(f'{{"x": {constant}}}') == (
+        CloseCode.INVALID_PAYLOAD,
+        f"Invalid JSON: {constant} is not valid JSON (RFC 8259 §6).",
+    )
+
+
+async def test_receive_json_refuses_a_lone_surrogate_with_1007() -> None:
+    assert await closed_after_receive_json('{"body": "\\ud800"}') == (
+        CloseCode.INVALID_PAYLOAD,
+        "Invalid JSON: The JSON holds a lone surrogate, which is not Unicode text.",
+    )
+
+
+@pytest.mark.parametrize("method", ["receive_text", "receive_json", "receive"])
+async def test_a_text_frame_that_is_not_utf8_closes_with_1007(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        await getattr(ws, method)()
+
+    async with connect(handler) as ws:
+        await ws.send_text('{"body": "\ud800"}')  # a raw surrogate: no server may pass one on
+        assert await ws.wait_closed() == (
+            CloseCode.INVALID_PAYLOAD,
+            "A text frame that is not valid UTF-8.",
+        )
+    assert traceback_records(caplog) == []
+
+
+async def test_send_text_refuses_a_lone_surrogate_before_sending() -> None:
+    server = FakeServer()
+    ws = await server.accepted_socket()
+    with pytest.raises(UnicodeEncodeError):
+        await ws.send_text("half a pair: \ud83d")
+    assert server.sent_types == ["websocket.accept"]
+    assert (ws.messages_sent, ws.open) == (0, True)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=str)
+async def test_send_json_of_nan_is_a_value_error_and_sends_nothing(value: float) -> None:
+    server = FakeServer()
+    ws = await server.accepted_socket()
+    with pytest.raises(ValueError) as info:
+        await ws.send_json({"x": value})
+    assert str(info.value).startswith("Out of range float values are not JSON compliant")
+    assert server.sent_types == ["websocket.accept"]
 
 
 async def test_send_json_with_a_custom_dumps() -> None:
