@@ -23,6 +23,7 @@ from wsapp.exceptions import (
     CloseConnection,
     InvalidMessage,
     InvalidStateError,
+    InvalidText,
     UnsupportedData,
     WebSocketDisconnect,
 )
@@ -111,6 +112,7 @@ class Consumer:
         self.ws = ws
         self.scope = ws.scope
         self._invalid_in_a_row = 0
+        self._errors_logged: set[tuple[str, type[Exception]]] = set()
 
     # -- lifecycle, for subclasses ----------------------------------------------------------
 
@@ -234,9 +236,15 @@ class Consumer:
         await self.receive_raw_json(data)
 
     async def receive_raw_json(self, raw: str | bytes) -> None:
+        """Decode one frame and dispatch it; what is not a JSON object with a ``type`` (or holds
+        text that is not Unicode) gets an ``error`` frame that counts toward ``MAX_INVALID_FRAMES``."""
         try:
             content = self.ws.loads(raw)
-        except ValueError as exc:
+        except InvalidText as exc:
+            await self.reject_message("invalid_message", str(exc))
+            return
+        # A custom decoder may overflow the stack on deep input: the peer's fault, not a 1011.
+        except (ValueError, RecursionError) as exc:
             await self.reject_message("invalid_json", f"Invalid JSON: {exc}")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
@@ -257,13 +265,32 @@ class Consumer:
             return
         except (CloseConnection, WebSocketDisconnect):
             raise
-        except Exception:
+        except Exception as exc:
             if self._close_on_error():
                 raise  # run() logs it once, with its traceback, and closes with 1011
-            logger.exception("Error handling %r in %s", content["type"], type(self).__qualname__)
+            self._log_handler_error(content["type"], exc)
             await self.send_error("internal_error", "The server failed to handle this message.")
             return
         self._invalid_in_a_row = 0
+
+    def _log_handler_error(self, event_type: str, exc: Exception) -> None:
+        """Log a handler's error with its traceback once per connection, event and exception
+        type; repeats get one line, so a client that can trigger an application bug with every
+        frame cannot fill the log with tracebacks."""
+        key = (event_type, type(exc))
+        if key not in self._errors_logged:
+            self._errors_logged.add(key)
+            logger.error(
+                "Error handling %r in %s", event_type, type(self).__qualname__, exc_info=exc
+            )
+            return
+        logger.error(
+            "Error handling %r in %s again (%s: %.200s); its traceback was logged before",
+            event_type,
+            type(self).__qualname__,
+            type(exc).__qualname__,
+            exc,
+        )
 
     # -- sending ----------------------------------------------------------------------------
 

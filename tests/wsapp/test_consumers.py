@@ -261,6 +261,145 @@ async def test_the_default_limit_is_ten_invalid_frames() -> None:
         assert await ws.wait_closed() == (CloseCode.BAD_REQUEST, "10 malformed messages in a row.")
 
 
+# -- hostile JSON ------------------------------------------------------------------------------
+
+
+class Echo(Consumer):
+    """JSON back as it came (the demo's json-echo), and two application bugs to provoke."""
+
+    @event("echo")
+    async def echo(self, content: dict[str, Any]) -> None:
+        await self.send_json(content)
+
+    @event("nan")
+    async def nan(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "nan", "x": float("nan")})
+
+    @event("deep")
+    async def deep(self, content: dict[str, Any]) -> None:
+        value: list[Any] = []
+        for _ in range(50_000):
+            value = [value]
+        await self.send_json({"type": "deep", "x": value})
+
+
+def invalid_json(detail: str) -> dict[str, str]:
+    return {"type": "error", "code": "invalid_json", "message": f"Invalid JSON: {detail}"}
+
+
+SURROGATE_FRAME = {
+    "type": "error",
+    "code": "invalid_message",
+    "message": "The JSON holds a lone surrogate, which is not Unicode text.",
+}
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Records a hostile frame must never cause: errors, or anything with a traceback."""
+    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("depth", [900, 2_000, 50_000])
+async def test_deep_nesting_gets_invalid_json_and_no_traceback(
+    depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with connect(Echo) as ws:
+        await ws.send_text('{"type": "echo", "x": ' + "[" * depth + "]" * depth + "}")
+        assert await ws.receive_json() == invalid_json("The JSON is nested deeper than 128 levels.")
+        await ws.send_json({"type": "echo", "x": [[["still open"]]]})
+        assert await ws.receive_json() == {"type": "echo", "x": [[["still open"]]]}
+    assert tracebacks(caplog) == []
+
+
+@override_settings(WSAPP={"JSON_LOADS": "json.loads"})
+async def test_a_custom_loads_that_overflows_the_stack_gets_invalid_json(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connect(Echo) as ws:
+        await ws.send_text("[" * 50_000)
+        frame = await ws.receive_json()
+        assert (frame["code"], frame["message"]) == (
+            "invalid_json",
+            "Invalid JSON: maximum recursion depth exceeded while decoding a JSON array from a "
+            "unicode string",
+        )
+    assert tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_get_invalid_json_and_are_never_echoed(constant: str) -> None:
+    async with connect(Echo) as ws:
+        await ws.send_text(f'{{"type": "echo", "x": {constant}}}')
+        assert await ws.receive_text() == (
+            '{"type":"error","code":"invalid_json",'
+            f'"message":"Invalid JSON: {constant} is not valid JSON (RFC 8259 §6)."}}'
+        )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type": "echo", "x": "\\ud800"}',
+        '{"type": "echo\\udfff"}',
+        '{"type": "echo", "\\udc00": 1}',
+    ],
+    ids=["value", "type", "key"],
+)
+async def test_a_lone_surrogate_gets_invalid_message_and_is_never_echoed(
+    raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with connect(Echo) as ws:
+        await ws.send_text(raw)
+        assert await ws.receive_json() == SURROGATE_FRAME
+        await ws.send_text('{"type": "echo", "x": "\\ud83d\\ude00"}')  # a pair is fine
+        assert await ws.receive_json() == {"type": "echo", "x": "😀"}
+    assert tracebacks(caplog) == []
+
+
+@override_settings(WSAPP={"MAX_INVALID_FRAMES": 3})
+async def test_lone_surrogates_count_toward_max_invalid_frames() -> None:
+    async with connect(Echo) as ws:
+        for _ in range(3):
+            await ws.send_text('{"type": "echo", "x": "\\ud800"}')
+        assert [await ws.receive_json() for _ in range(3)] == [SURROGATE_FRAME] * 3
+        assert await ws.wait_closed() == (CloseCode.BAD_REQUEST, "3 malformed messages in a row.")
+
+
+async def test_nan_sent_by_the_application_is_its_error_not_invalid_json_on_the_wire(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connect(Echo) as ws:
+        await ws.send_json({"type": "nan"})
+        assert await ws.receive_json() == INTERNAL_ERROR_FRAME
+    [record] = tracebacks(caplog)
+    assert record.getMessage() == "Error handling 'nan' in Echo"
+    assert record.exc_info is not None and record.exc_info[0] is ValueError
+
+
+async def test_a_repeated_application_error_logs_its_traceback_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connect(Echo) as ws:
+        for _ in range(3):
+            await ws.send_json({"type": "deep"})
+            assert await ws.receive_json() == INTERNAL_ERROR_FRAME
+        await ws.send_json({"type": "echo"})
+        assert await ws.receive_json() == {"type": "echo"}
+    records = tracebacks(caplog)
+    assert [(r.getMessage(), r.exc_info is not None) for r in records] == [
+        ("Error handling 'deep' in Echo", True),
+        *[
+            (
+                "Error handling 'deep' in Echo again (ValueError: The data is nested too deeply "
+                "to encode as JSON.); its traceback was logged before",
+                False,
+            )
+        ]
+        * 2,
+    ]
+    assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError
+
+
 # -- handler errors ----------------------------------------------------------------------------
 
 
