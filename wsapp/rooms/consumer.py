@@ -10,6 +10,7 @@ sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``, ``c
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from wsapp.codes import CloseCode
@@ -23,6 +24,16 @@ from wsapp.rooms.hub import Hub, get_hub
 from wsapp.rooms.presence import Presence, presence_for
 
 CLIENT_ID_MAX_LENGTH = 64
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _echoable(client_id: object) -> bool:
+    """Whether an error frame may carry ``client_id`` back: a string that could be one."""
+    return (
+        isinstance(client_id, str)
+        and len(client_id) <= CLIENT_ID_MAX_LENGTH
+        and not _SURROGATE.search(client_id)
+    )
 
 
 class RoomConsumer(Consumer):
@@ -67,6 +78,25 @@ class RoomConsumer(Consumer):
                 f'"client_id" must be a string of at most {CLIENT_ID_MAX_LENGTH} characters.'
             )
         return {"body": body.strip(), "client_id": client_id}
+
+    @staticmethod
+    def check_storable(cleaned: dict[str, str]) -> None:
+        """Refuse text the database cannot store, whatever ``clean_message`` let through.
+
+        A lone surrogate is not Unicode, so no UTF-8 encoder takes it; PostgreSQL's text type
+        cannot hold NUL. Refused on every database, so a message SQLite would take is not lost
+        in production.
+
+        Raises:
+            InvalidMessage: a field holds a lone surrogate or a NUL character.
+        """
+        for field, value in cleaned.items():
+            if "\x00" in value:
+                raise InvalidMessage(f'"{field}" must not contain NUL characters.')
+            if not value.isascii() and _SURROGATE.search(value):
+                raise InvalidMessage(
+                    f'"{field}" holds a lone surrogate, which is not Unicode text.'
+                )
 
     def shape_message(self, message: dict[str, Any]) -> dict[str, Any]:
         """The ``chat.message`` frame as broadcast; override to add fields."""
@@ -153,16 +183,18 @@ class RoomConsumer(Consumer):
             if not await self.can_post(self.room):
                 raise InvalidMessage("You may not post in this room.", error_code="forbidden")
             cleaned = self.clean_message(content)
+            self.check_storable(cleaned)  # after the hook, so an override cannot skip it
         except InvalidMessage as exc:
             # The error names the client_id, so a client can drop the message from its outbox
-            # instead of resending a message the server will never take.
+            # instead of resending a message the server will never take; only one that could be
+            # a client_id is echoed (not megabytes, not text the socket cannot carry).
             client_id = content.get("client_id")
             await self.send_json(
                 {
                     "type": "error",
                     "code": exc.error_code,
                     "message": exc.message,
-                    **({"client_id": client_id} if isinstance(client_id, str) else {}),
+                    **({"client_id": client_id} if _echoable(client_id) else {}),
                 }
             )
             await self.count_invalid()
