@@ -258,6 +258,7 @@ class Consumer:
         if name is None:
             await self.reject_message("unknown_type", f"Unknown message type {content['type']!r}.")
             return
+        invalid_before = self._invalid_in_a_row
         try:
             await getattr(self, name)(content)
         except InvalidMessage as exc:
@@ -271,7 +272,10 @@ class Consumer:
             self._log_handler_error(content["type"], exc)
             await self.send_error("internal_error", "The server failed to handle this message.")
             return
-        self._invalid_in_a_row = 0
+        if self._invalid_in_a_row == invalid_before:
+            # A handler that answered with its own error frame and counted it (RoomConsumer's
+            # chat.message) did not handle a valid message: the count must not restart.
+            self._invalid_in_a_row = 0
 
     def _log_handler_error(self, event_type: str, exc: Exception) -> None:
         """Log a handler's error with its traceback once per connection, event and exception

@@ -151,3 +151,33 @@ async def test_an_error_frame_echoes_only_a_client_id_that_could_be_one(
         "code": "invalid_message",
         "message": '"body" must be a non-empty string.',
     }
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [chat_frame("", "c-1"), chat_frame("a\\u0000b", "c-1"), chat_frame("x" * 2001, "c-1")],
+    ids=["empty-body", "nul", "too-long"],
+)
+async def test_refused_chat_messages_count_toward_max_invalid_frames(
+    communicator: Any, lobby: Room, user: Any, frame: str
+) -> None:
+    ws = await join(communicator, user)
+    for _ in range(10):
+        await ws.send_text(frame)
+    errors = [await ws.receive_json() for _ in range(10)]
+    assert {(e["type"], e["client_id"]) for e in errors} == {("error", "c-1")}
+    assert await ws.wait_closed() == (CloseCode.BAD_REQUEST, "10 malformed messages in a row.")
+    assert await Message.objects.acount() == 0
+
+
+async def test_a_stored_message_restarts_the_invalid_count(
+    communicator: Any, lobby: Room, user: Any
+) -> None:
+    ws = await join(communicator, user)
+    for round_ in range(3):
+        for _ in range(9):
+            await ws.send_text(chat_frame("", "c-1"))
+            assert (await ws.receive_json())["code"] == "invalid_message"
+        await ws.send_text(chat_frame("fine", f"ok-{round_}"))
+        assert (await ws.receive_json())["type"] == "chat.ack"
+    assert await Message.objects.acount() == 3
