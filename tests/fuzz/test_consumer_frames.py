@@ -1,0 +1,105 @@
+"""``Consumer`` dispatch under hostile frame sequences, against a model of the protocol.
+
+A JSON echo consumer (the demo's json-echo) gets random frames: valid messages, almost-JSON, deep
+nesting, NaN, lone surrogates, binary frames. Every frame gets exactly the ``error`` frame or
+echo the model predicts, ``MAX_INVALID_FRAMES`` in a row close with 4400, a binary frame with
+1003 and text that is not UTF-8 with 1007; never 1011, never a logged traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from tests.fuzz.strategies import (
+    close_reason,
+    decoded,
+    examples,
+    frames,
+    generated,
+    json_values,
+    unicode_text,
+)
+from tests.wsapp.helpers import connect
+from wsapp import Consumer
+from wsapp.codes import CloseCode
+from wsapp.consumers import event as on
+
+MAX_INVALID = 4
+
+
+class Echo(Consumer):
+    @on("echo")
+    async def echo(self, content: dict[str, Any]) -> None:
+        await self.send_json(content)
+
+
+messages = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("echo")}, optional={"x": json_values, "y": unicode_text}
+    ),
+    st.fixed_dictionaries({"type": unicode_text | json_values}),
+    json_values,
+)
+
+
+def answer(text: str) -> dict[str, Any]:
+    """The frame the consumer must answer a (UTF-8) text frame with."""
+    outcome, value = decoded(text)
+    if outcome == "invalid_text":
+        return {"type": "error", "code": "invalid_message", "message": value}
+    if outcome == "invalid_json":
+        return {"type": "error", "code": "invalid_json", "message": value}
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return {
+            "type": "error",
+            "code": "invalid_message",
+            "message": 'Expected a JSON object with a "type".',
+        }
+    if value["type"] != "echo":
+        message = f"Unknown message type {value['type']!r}."
+        return {"type": "error", "code": "unknown_type", "message": message}
+    return value
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@examples(500)
+@given(frames(messages))
+async def test_every_frame_gets_the_answer_or_close_the_protocol_says(
+    settings: Any, caplog: pytest.LogCaptureFixture, sequence: list[tuple[str, Any]]
+) -> None:
+    settings.WSAPP = {"MAX_INVALID_FRAMES": MAX_INVALID}
+    invalid = 0
+    async with connect(Echo) as ws:
+        for kind, payload in sequence:
+            generated("socket: Consumer frames")
+            await (ws.send_text(payload) if kind == "text" else ws.send_bytes(payload))
+            if kind == "bytes":
+                close = (CloseCode.UNSUPPORTED_DATA, "This endpoint takes JSON text frames.")
+                break
+            try:
+                payload.encode("utf-8")
+            except UnicodeEncodeError:
+                close = (CloseCode.INVALID_PAYLOAD, "A text frame that is not valid UTF-8.")
+                break
+            expected = answer(payload)
+            assert await ws.receive_json() == expected
+            invalid = invalid + 1 if expected["type"] == "error" else 0  # an echo resets it
+            if invalid == MAX_INVALID:
+                close = (CloseCode.BAD_REQUEST, f"{MAX_INVALID} malformed messages in a row.")
+                break
+        else:
+            await ws.send_text('{"type": "echo", "still": "open"}')
+            assert await ws.receive_json() == {"type": "echo", "still": "open"}
+            close = None
+        if close is not None:
+            assert await ws.wait_closed() == (close[0], close_reason(close[1]))
+            event(f"closed with {close[0]}")
+    assert tracebacks(caplog) == []
