@@ -43,8 +43,8 @@ _encoder = DjangoJSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_na
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-# Where a lone surrogate may hide: a \uD800-\uDFFF escape, or a raw surrogate in a str.
-_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+# A \uD800-\uDFFF escape, where a lone surrogate may hide; and a raw surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -81,6 +81,15 @@ def nesting_depth(text: str) -> int:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` has no raw surrogate (encoding is faster than a regex scan)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _holds_surrogate(value: Any) -> bool:
     """Whether any string (key or value) in the decoded ``value`` has a lone surrogate."""
     stack = [value]
@@ -105,17 +114,25 @@ def make_loads(max_depth: int) -> Loads:
             text = bytes(raw).decode("utf-8")  # UnicodeDecodeError is a ValueError
         elif isinstance(raw, str):
             text = raw
+            if not text.isascii() and not _is_unicode(text):
+                raise InvalidText("The JSON holds a lone surrogate, which is not Unicode text.")
         else:
             raise TypeError(f"The JSON must be str or bytes, not {type(raw).__name__}.")
-        # Counting brackets is a cheap bound on the depth; only text that could be too deep
-        # pays for the exact measure.
-        if text.count("[") + text.count("{") > max_depth and nesting_depth(text) > max_depth:
+        # Counting brackets is a cheap bound on the depth (and the length a cheaper one); only
+        # text that could be too deep pays for the exact measure.
+        if (
+            len(text) > max_depth
+            and text.count("[") + text.count("{") > max_depth
+            and nesting_depth(text) > max_depth
+        ):
             raise ValueError(f"The JSON is nested deeper than {max_depth} levels.")
         try:
             value = _decoder.decode(text)
         except RecursionError as exc:  # only if the caller's own stack is already deep
             raise ValueError("The JSON is nested too deeply to decode.") from exc
-        if _MAYBE_SURROGATE.search(text) and _holds_surrogate(value):
+        # Plain substring tests first: they cost a fraction of a regex scan of a big frame.
+        maybe = "\\u" in text and _SURROGATE_ESCAPE.search(text)
+        if maybe and _holds_surrogate(value):
             raise InvalidText("The JSON holds a lone surrogate, which is not Unicode text.")
         return value
 
