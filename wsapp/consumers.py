@@ -37,6 +37,12 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
 
 
+def _shorten(text: str, limit: int = 100) -> str:
+    """A client's text as an error message quotes it: a registered type is at most 100 characters,
+    so a longer one is cut, and a hostile one is not echoed back larger (``repr`` grows NULs 4×)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _registered(cls: type, marker: str) -> dict[str, str]:
     """``{event type: method name}`` for the methods of ``cls`` (and its bases) marked so."""
     found: dict[str, str] = {}
@@ -256,7 +262,8 @@ class Consumer:
         """Call the ``@event`` method registered for ``content["type"]``."""
         name = self._events.get(content["type"])
         if name is None:
-            await self.reject_message("unknown_type", f"Unknown message type {content['type']!r}.")
+            shown = _shorten(content["type"])
+            await self.reject_message("unknown_type", f"Unknown message type {shown!r}.")
             return
         invalid_before = self._invalid_in_a_row
         try:

@@ -222,3 +222,9 @@ def decoded(text: str) -> tuple[str, Any]:
         return "invalid_text", str(exc)
     except ValueError as exc:
         return "invalid_json", f"Invalid JSON: {exc}"
+
+
+def unknown_type(event_type: str) -> str:
+    """The message of the ``unknown_type`` error: the type quoted, cut at 100 characters."""
+    shown = event_type if len(event_type) <= 100 else event_type[:100] + "…"
+    return f"Unknown message type {shown!r}."

@@ -23,6 +23,7 @@ from tests.fuzz.strategies import (
     generated,
     json_values,
     unicode_text,
+    unknown_type,
 )
 from tests.wsapp.helpers import connect
 from wsapp import Consumer
@@ -61,7 +62,7 @@ def answer(text: str) -> dict[str, Any]:
             "message": 'Expected a JSON object with a "type".',
         }
     if value["type"] != "echo":
-        message = f"Unknown message type {value['type']!r}."
+        message = unknown_type(value["type"])
         return {"type": "error", "code": "unknown_type", "message": message}
     return value
 

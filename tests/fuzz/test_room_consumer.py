@@ -24,6 +24,7 @@ from tests.fuzz.strategies import (
     examples,
     frames,
     generated,
+    unknown_type,
     valid_chat,
 )
 from wsapp.codes import CloseCode
@@ -53,7 +54,7 @@ async def predict(text: str, lobby: Room, user: Any) -> tuple[dict[str, Any], st
         message = 'Expected a JSON object with a "type".'
         return {"type": "error", "code": "invalid_message", "message": message}, None
     if value["type"] != "chat.message":
-        message = f"Unknown message type {value['type']!r}."
+        message = unknown_type(value["type"])
         return {"type": "error", "code": "unknown_type", "message": message}, None
     cleaned = chat_model(value, ChatConsumer.max_body_length)
     if cleaned is None:

@@ -356,6 +356,13 @@ async def test_a_lone_surrogate_gets_invalid_message_and_is_never_echoed(
     assert tracebacks(caplog) == []
 
 
+@pytest.mark.parametrize("name", ["x" * 101, "\x00" * 60_000], ids=["101-chars", "60k-nuls"])
+async def test_an_unknown_type_is_quoted_at_most_100_characters_long(name: str) -> None:
+    async with connect(Echo) as ws:
+        await ws.send_json({"type": name})
+        assert await ws.receive_json() == unknown_type(name[:100] + "…")
+
+
 @override_settings(WSAPP={"MAX_INVALID_FRAMES": 3})
 async def test_lone_surrogates_count_toward_max_invalid_frames() -> None:
     async with connect(Echo) as ws:
