@@ -48,6 +48,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the process itself, with far-future caching of the hashed names that
+    # collectstatic writes: no separate file server needed (README, "Production checklist").
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,7 +117,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Production serves what `manage.py collectstatic` wrote: compressed, under content-hashed names
+# (so a deploy never serves a stale wsapp.js from a browser cache). DEBUG serves the sources.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 # The demo pages' stylesheet and scripts; wsapp's own client ships inside the app (wsapp/static/).
 STATICFILES_DIRS = [BASE_DIR / "static"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -122,15 +135,22 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
+# One line per event, each with its time: what a production log collector expects.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "timestamped": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timestamped"}},
     "loggers": {
         "wsapp": {
             "handlers": ["console"],
             "level": os.environ.get("WSAPP_LOG_LEVEL", "INFO"),
             "propagate": False,
         },
+        # Django's default sends request errors to the console only under DEBUG; a production
+        # process must log its 500s too.
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
