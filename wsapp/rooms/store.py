@@ -30,9 +30,38 @@ class TTLStore(Protocol):
     async def members(self, key: str) -> list[str]: ...
     async def refresh(self, entries: Iterable[tuple[str, str]], ttl: float) -> None: ...
     async def expire(self, key: str) -> list[str]: ...
-    async def incr(self, key: str, ttl: float) -> int: ...
+    async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool: ...
     async def put(self, key: str, value: str, ttl: float) -> None: ...
     async def get_many(self, keys: list[str]) -> list[str | None]: ...
+
+
+def gcra(tat: int, interval_us: int, burst: int, now_us: int) -> tuple[bool, int]:
+    """The generic cell rate algorithm: a token bucket kept as one number.
+
+    ``tat`` (theoretical arrival time) is when the bucket will be full again; an event is allowed
+    while that stays within ``burst`` intervals of now, and pushes it one interval on. Integer
+    microseconds keep Python and Redis's Lua (doubles, exact up to 2**53) in exact agreement.
+
+    Returns:
+        Whether the event is allowed, and the bucket's new ``tat``.
+    """
+    new_tat = max(tat, now_us) + interval_us
+    if new_tat - now_us > burst * interval_us:
+        return False, tat
+    return True, new_tat
+
+
+# :func:`gcra` in Redis. The key lives until its bucket is full again: a quiet user costs nothing.
+_GCRA_LUA = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + interval
+if tat - now > tonumber(ARGV[3]) * interval then
+  return 0
+end
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+return 1
+"""
 
 
 class MemoryStore:
@@ -40,7 +69,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.sets: dict[str, dict[str, float]] = {}
-        self.counters: dict[str, tuple[int, float]] = {}
+        self.buckets: dict[str, int] = {}
         self.values: dict[str, tuple[str, float]] = {}
 
     async def add(self, key: str, member: str, ttl: float) -> None:
@@ -71,16 +100,14 @@ class MemoryStore:
         found = (self.values.get(key) for key in keys)
         return [entry[0] if entry and entry[1] > now else None for entry in found]
 
-    async def incr(self, key: str, ttl: float) -> int:
-        """Count up under ``key``; the count starts over once it is ``ttl`` seconds old."""
-        now = time.time()
-        count, deadline = self.counters.get(key, (0, 0.0))
-        if deadline <= now:
-            count, deadline = 0, now + ttl
-        self.counters[key] = (count + 1, deadline)
-        if len(self.counters) > 10_000:  # drop dead windows now and then
-            self.counters = {k: v for k, v in self.counters.items() if v[1] > now}
-        return count + 1
+    async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool:
+        """One event from the bucket under ``key``; see :func:`gcra` (``False``: over the limit)."""
+        allowed, tat = gcra(self.buckets.get(key, 0), interval_us, burst, now_us)
+        if allowed:
+            self.buckets[key] = tat
+        if len(self.buckets) > 10_000:  # drop full (forgotten) buckets now and then
+            self.buckets = {k: v for k, v in self.buckets.items() if v > now_us}
+        return allowed
 
     async def expire(self, key: str) -> list[str]:
         now = time.time()
@@ -144,14 +171,13 @@ class RedisStore:
             values.append(raw.decode() if isinstance(raw, bytes) else raw)
         return values
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool:
+        """:func:`gcra` as one Lua script: read, decide and write are atomic across processes."""
         async with self._calls:
-            redis = self._redis(key)
-            async with redis.pipeline(transaction=True) as pipe:
-                pipe.incr(KEY_PREFIX + key)
-                pipe.expire(KEY_PREFIX + key, max(1, int(ttl)), nx=True)
-                count, _ = await pipe.execute()
-        return int(count)
+            allowed = await self._redis(key).eval(
+                _GCRA_LUA, 1, KEY_PREFIX + key, now_us, interval_us, burst
+            )
+        return bool(allowed)
 
     async def expire(self, key: str) -> list[str]:
         """Remove the members whose deadline passed; only what this call removed is returned,
