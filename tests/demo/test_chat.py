@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from asgiref.sync import sync_to_async
 
 from wsapp.codes import CloseCode
+from wsapp.exceptions import WebSocketDisconnect
 from wsapp.models import Membership, Message, Room
 from wsapp.rooms import aonline
 from wsapp.testing import HandshakeRejected
@@ -197,3 +201,45 @@ async def test_anonymous_reads_but_cannot_post(communicator, lobby) -> None:
 async def test_unknown_room_path_param_shape_is_refused(communicator) -> None:
     with pytest.raises(HandshakeRejected):
         await communicator("/ws/chat/not a slug/")
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def shared_store(request):
+    """The in-memory layer, or a real Redis (its store keys cleared: ``flush()`` does not).
+    Ask for it before ``communicator``, so the hub stops before the layer is flushed."""
+    if request.param == "redis":
+        import redis
+
+        redis.Redis.from_url(request.getfixturevalue("redis_layer")).flushdb()
+    return request.param
+
+
+async def outcome(ws):
+    """``"admitted"`` for a socket that gets its history, else its ``(code, reason)``."""
+    try:
+        frame = await ws.receive_json()
+    except WebSocketDisconnect as exc:
+        return (exc.code, exc.reason)
+    return "admitted" if frame["type"] == "history" else frame
+
+
+async def test_a_crowd_joining_at_once_gets_exactly_max_members_seats(
+    shared_store, communicator, django_user_model
+) -> None:
+    await Room.objects.acreate(slug="small", title="Small", max_members=2)
+    crowd = [await sync_to_async(django_user_model.objects.create_user)(f"u{i}") for i in range(12)]
+    sockets = await asyncio.gather(
+        *(communicator("/ws/chat/small/", user=u, subprotocols=["wsapp.v1"]) for u in crowd)
+    )
+    outcomes = [await outcome(ws) for ws in sockets]
+    full = (CloseCode.RATE_LIMITED, "Room 'small' is full (2 members).")
+    assert sorted(outcomes, key=str) == [full] * 10 + ["admitted"] * 2
+    seated = [u.username for u, o in zip(crowd, outcomes, strict=True) if o == "admitted"]
+    assert await aonline("small") == sorted(seated)
+    # A seat is freed by leaving, and a seated user's second tab takes no second seat.
+    await sockets[outcomes.index("admitted")].close()
+    waiting = crowd[outcomes.index(full)]
+    again = await communicator("/ws/chat/small/", user=waiting, subprotocols=["wsapp.v1"])
+    assert await outcome(again) == "admitted"
+    second_tab = await communicator("/ws/chat/small/", user=waiting, subprotocols=["wsapp.v1"])
+    assert await outcome(second_tab) == "admitted"

@@ -1,8 +1,9 @@
 """``RoomConsumer``: DESIGN.md's chat protocol for ``/ws/chat/<slug>/``, ready to subclass.
 
 On connect it looks the room up and applies the room's rules (4404 no such room, 4410 archived,
-4403 private or banned, 4429 full), joins the hub holding live frames back, sends ``history``
-and ``presence.state``, then releases what arrived meanwhile — so a joiner misses nothing and
+4403 private or banned), joins the hub holding live frames back, takes a seat in presence (4429
+when ``max_members`` others are online, decided atomically in the shared store), sends
+``history`` and ``presence.state``, then releases what arrived meanwhile — so a joiner misses nothing and
 sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``, ``clean_message``,
 ``shape_message``.
 """
@@ -12,10 +13,15 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.consumers import Consumer, event
-from wsapp.exceptions import InvalidMessage, PermissionDenied, Reject, RoomClosed, RoomNotFound
+from wsapp.exceptions import (
+    InvalidMessage,
+    PermissionDenied,
+    RoomClosed,
+    RoomFull,
+    RoomNotFound,
+)
 from wsapp.models import Room
 from wsapp.rooms.api import abroadcast, aonline
 from wsapp.rooms.history import history_frame, store
@@ -86,14 +92,29 @@ class RoomConsumer(Consumer):
         self.hub = await get_hub()
         self.presence = presence_for(self.hub)
         await self.hub.join(slug, self.ws, hold=True)
+        users = await self._enter(slug)
         history = await history_frame(self.room, self._since(), *self._history_limits())
         await self.send_json(history)
-        users = await aonline(slug)
-        if self.username is not None:
-            meta = {"device": self.ws.headers.get("user-agent", "")[:200]}
-            users = await self.presence.join(slug, self.ws, self.username, meta)
         await self.send_json({"type": "presence.state", "users": users})
         await self._release(history)
+
+    async def _enter(self, slug: str) -> list[str]:
+        """Take a seat in presence (atomically within ``max_members``); the online users.
+
+        Raises:
+            RoomFull: ``max_members`` other users are online (4429), before any history is sent.
+        """
+        if self.username is None:  # anonymous readers are not in presence and take no seat
+            return await aonline(slug)
+        meta = {"device": self.ws.headers.get("user-agent", "")[:200]}
+        cap = self.room.max_members
+        if cap is None:
+            return await self.presence.join(slug, self.ws, self.username, meta)
+        users = await self.presence.join_within(slug, self.ws, self.username, cap, meta)
+        if users is None:
+            self.hub.leave(slug, self.ws)
+            raise RoomFull(f"Room {slug!r} is full ({cap} members).")
+        return users
 
     async def _admit(self, slug: str) -> Room:
         room = await Room.objects.filter(slug=slug).afirst()
@@ -108,13 +129,11 @@ class RoomConsumer(Consumer):
             raise PermissionDenied(f"Room {slug!r} is private.")
         if not await self.can_join(room):
             raise PermissionDenied(f"You may not join {slug!r}.")
-        if room.max_members is not None:
-            online = await aonline(slug)
-            if len(online) >= room.max_members and self.username not in online:
-                raise Reject(
-                    f"Room {slug!r} is full ({room.max_members} members).",
-                    code=CloseCode.RATE_LIMITED,
-                )
+        if room.max_members is not None and self.username is None:
+            # An anonymous reader takes no seat, but is not let into a full room either; a
+            # user's seat is taken atomically in _enter().
+            if len(await aonline(slug)) >= room.max_members:
+                raise RoomFull(f"Room {slug!r} is full ({room.max_members} members).")
         return room
 
     async def _release(self, history: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ they are sorted sets scored by deadline, on the shard channels_redis would pick 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import Iterable
@@ -26,6 +27,9 @@ MAX_CONCURRENT_CALLS = 32
 
 class TTLStore(Protocol):
     async def add(self, key: str, member: str, ttl: float) -> None: ...
+    async def add_within(
+        self, key: str, member: str, owner: str, ttl: float, cap: int
+    ) -> list[str] | None: ...
     async def remove(self, key: str, member: str) -> bool: ...
     async def members(self, key: str) -> list[str]: ...
     async def refresh(self, entries: Iterable[tuple[str, str]], ttl: float) -> None: ...
@@ -64,6 +68,35 @@ return 1
 """
 
 
+# RedisStore.add_within: the distinct owners of the live members, then the add if there is room.
+_ADD_WITHIN_LUA = """
+local seen, owners = {}, {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  local ok, decoded = pcall(cjson.decode, m)
+  local owner = (ok and type(decoded) == 'table' and tostring(decoded[1])) or m
+  if not seen[owner] then
+    seen[owner] = true
+    owners[#owners + 1] = owner
+  end
+end
+if not seen[ARGV[4]] and #owners >= tonumber(ARGV[5]) then
+  return false
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return owners
+"""
+
+
+def _owner(member: str) -> str:
+    """The owner a capped set's member names: the first item of its JSON array."""
+    try:
+        decoded = json.loads(member)
+    except ValueError:
+        return member
+    return str(decoded[0]) if isinstance(decoded, list) and decoded else member
+
+
 class MemoryStore:
     """One process's sets: ``{key: {member: deadline}}``."""
 
@@ -74,6 +107,16 @@ class MemoryStore:
 
     async def add(self, key: str, member: str, ttl: float) -> None:
         self.sets.setdefault(key, {})[member] = time.time() + ttl
+
+    async def add_within(
+        self, key: str, member: str, owner: str, ttl: float, cap: int
+    ) -> list[str] | None:
+        """Add ``member`` unless ``cap`` other owners are live; see :meth:`RedisStore.add_within`."""
+        owners = sorted({_owner(m) for m in await self.members(key)})
+        if owner not in owners and len(owners) >= cap:
+            return None
+        await self.add(key, member, ttl)
+        return owners
 
     async def remove(self, key: str, member: str) -> bool:
         entries = self.sets.get(key)
@@ -136,6 +179,34 @@ class RedisStore:
                 pipe.zadd(KEY_PREFIX + key, {member: deadline})
                 pipe.expire(KEY_PREFIX + key, int(ttl) + 60)
                 await pipe.execute()
+
+    async def add_within(
+        self, key: str, member: str, owner: str, ttl: float, cap: int
+    ) -> list[str] | None:
+        """Add ``member`` unless the set's live members already name ``cap`` owners other than
+        ``owner`` (a member is a JSON array whose first item is its owner: presence's entries).
+
+        Count and add are one Lua script, so a crowd joining at once on any number of processes
+        can never take more than ``cap`` seats.
+
+        Returns:
+            The live owners before the add (sorted), or ``None``: full, nothing was added.
+        """
+        async with self._calls:
+            owners = await self._redis(key).eval(
+                _ADD_WITHIN_LUA,
+                1,
+                KEY_PREFIX + key,
+                time.time(),
+                time.time() + ttl,
+                member,
+                owner,
+                cap,
+                int(ttl) + 60,
+            )
+        if owners is None:
+            return None
+        return sorted(o.decode() if isinstance(o, bytes) else o for o in owners)
 
     async def remove(self, key: str, member: str) -> bool:
         async with self._calls:
