@@ -191,11 +191,13 @@ async def test_room_rules_refuse_with_their_codes(
     assert await ws.wait_closed() == (code, reason)
 
 
-async def test_anonymous_reads_but_cannot_post(communicator, lobby) -> None:
-    ws, history, presence = await join(communicator, None)
-    assert presence == {"type": "presence.state", "users": []}
-    await ws.send_json({"type": "chat.message", "body": "hi"})
-    assert (await ws.receive_json())["code"] == "forbidden"
+async def test_the_demo_refuses_anonymous_readers_as_its_page_does(communicator, client) -> None:
+    """The chat page needs a login, so its socket does too: even a room open to anonymous
+    readers is not, through a consumer that does not allow them."""
+    await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=True)
+    assert (await sync_to_async(client.get)("/rooms/lobby/")).status_code == 302
+    ws = await communicator("/ws/chat/lobby/?since=0", subprotocols=["wsapp.v1"])
+    assert await ws.wait_closed() == (CloseCode.NOT_AUTHENTICATED, "Log in to read 'lobby'.")
 
 
 async def test_unknown_room_path_param_shape_is_refused(communicator) -> None:

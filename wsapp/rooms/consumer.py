@@ -1,11 +1,12 @@
 """``RoomConsumer``: DESIGN.md's chat protocol for ``/ws/chat/<slug>/``, ready to subclass.
 
-On connect it looks the room up and applies the room's rules (4404 no such room, 4410 archived,
-4403 private or banned), joins the hub holding live frames back, takes a seat in presence (4429
-when ``max_members`` others are online, decided atomically in the shared store), sends
-``history`` and ``presence.state``, then releases what arrived meanwhile — so a joiner misses nothing and
-sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``, ``clean_message``,
-``shape_message``.
+On connect it refuses anonymous users (4401) unless both the consumer and the room allow
+anonymous readers, looks the room up and applies the room's rules (4404 no such room, 4410
+archived, 4403 private or banned), joins the hub holding live frames back, takes a seat in
+presence (4429 when ``max_members`` others are online, decided atomically in the shared store),
+sends ``history`` and ``presence.state``, then releases what arrived meanwhile — so a joiner
+misses nothing and sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``,
+``clean_message``, ``shape_message``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from wsapp.conf import get_settings
 from wsapp.consumers import Consumer, event
 from wsapp.exceptions import (
     InvalidMessage,
+    NotAuthenticated,
     PermissionDenied,
     RoomClosed,
     RoomFull,
@@ -38,6 +40,11 @@ class RoomConsumer(Consumer):
     room_param: ClassVar[str] = "room"
     #: The longest message body accepted, in characters.
     max_body_length: ClassVar[int] = 4000
+    #: Let users who are not logged in read rooms whose ``Room.allow_anonymous`` is set too
+    #: (history, presence, live messages; never post). Off: they are refused with 4401, as a
+    #: login-only page's socket should be. Their ``?since=`` replay is capped at
+    #: ``HISTORY_LENGTH``, so an anonymous handshake costs no more than a plain join.
+    anonymous_readers: ClassVar[bool] = False
 
     room: Room
     hub: Hub
@@ -117,11 +124,16 @@ class RoomConsumer(Consumer):
         return users
 
     async def _admit(self, slug: str) -> Room:
+        anonymous = self.username is None
+        if anonymous and not self.anonymous_readers:  # refused before any database query
+            raise NotAuthenticated(f"Log in to read {slug!r}.")
         room = await Room.objects.filter(slug=slug).afirst()
         if room is None:
             raise RoomNotFound(f"No room {slug!r}.")
         if room.is_archived:
             raise RoomClosed(f"Room {slug!r} is archived.")
+        if anonymous and not room.allow_anonymous:
+            raise NotAuthenticated(f"Log in to read {slug!r}.")
         user = self.ws.user
         if await room.ais_banned(user):
             raise PermissionDenied(f"You are banned from {slug!r}.")
@@ -153,7 +165,10 @@ class RoomConsumer(Consumer):
 
     def _history_limits(self) -> tuple[int, int]:
         conf = get_settings()
-        return int(conf["HISTORY_LENGTH"]), int(conf["HISTORY_MAX_REPLAY"])
+        length, cap = int(conf["HISTORY_LENGTH"]), int(conf["HISTORY_MAX_REPLAY"])
+        if self.username is None:  # an anonymous replay costs at most a plain join
+            cap = min(cap, length)
+        return length, cap
 
     async def disconnect(self, code: int) -> None:
         hub = getattr(self, "hub", None)
