@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 from asgiref.sync import sync_to_async
 
+from consumers.chat import ChatConsumer
+from tests.wsapp.helpers import FakeClock
 from wsapp.codes import CloseCode
 from wsapp.exceptions import WebSocketDisconnect
 from wsapp.models import Membership, Message, Room
@@ -245,3 +248,44 @@ async def test_a_crowd_joining_at_once_gets_exactly_max_members_seats(
     assert await outcome(again) == "admitted"
     second_tab = await communicator("/ws/chat/small/", user=waiting, subprotocols=["wsapp.v1"])
     assert await outcome(second_tab) == "admitted"
+
+
+async def test_typing_is_delivered_once_per_interval_per_user_across_tabs(
+    shared_store, communicator, lobby, user, bob, monkeypatch
+) -> None:
+    from wsapp.rooms import consumer
+
+    clock = FakeClock.install(monkeypatch, consumer)
+    alice_ws, _, _ = await join(communicator, user)
+    tabs = [(await join(communicator, bob))[0] for _ in range(2)]
+    assert (await alice_ws.receive_json())["joins"] == ["bob"]
+    interval = ChatConsumer.typing_interval
+    assert interval == 2.0
+
+    async def typing(*tabs_and_counts: tuple[int, int]) -> None:
+        """Send ``count`` typing events on each tab, then wait until each tab handled them."""
+        for tab, count in tabs_and_counts:
+            for _ in range(count):
+                await tabs[tab].send_json({"type": "typing"})
+            await tabs[tab].send_json({"type": "barrier"})  # answered once all before it ran
+            while (frame := await tabs[tab].receive_json())["type"] != "error":
+                assert frame["type"] in {"typing", "chat.message"}  # from bob's other tab
+            assert frame["code"] == "unknown_type"
+
+    await typing((0, 25), (1, 25))  # one delivery for the 50
+    clock.at(0.9 * interval)
+    await typing((0, 3))  # still within the interval: none
+    clock.at(interval)
+    await typing((1, 3))  # the next interval: one
+    await tabs[0].send_json({"type": "chat.message", "body": "m", "client_id": "m"})
+    while (frame := await tabs[0].receive_json())["type"] != "chat.ack":
+        assert frame["type"] == "typing"  # from bob's other tab
+    await typing((0, 2))  # the message ended bob's typing line: the next typing shows at once
+    for i, tab in enumerate(tabs):  # markers: each tab's frames reach alice in order
+        await tab.send_json({"type": "chat.message", "body": f"end{i}", "client_id": f"e{i}"})
+    frames = []
+    while {"end0", "end1"} - {f.get("body") for f in frames}:
+        frames.append(await alice_ws.receive_json())
+    assert Counter(f.get("body", f["type"]) for f in frames) == Counter(
+        {"typing": 3, "m": 1, "end0": 1, "end1": 1}
+    )

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from tests.wsapp.helpers import FakeClock
 from wsapp.codes import CloseCode
 from wsapp.limits import RATE_LIMITED_FRAME
 
@@ -63,28 +64,11 @@ async def test_lasting_excess_closes_with_4429(communicator, user, settings) -> 
 # -- the shared bucket, unit by unit, on both stores --------------------------------------------
 
 
-class FakeClock:
-    """Stands in for ``wsapp.limits.time``: wall-clock seconds the test moves by hand."""
-
-    START = 1_800_000_000.0  # a whole number of hours: no window boundary hides in the test
-
-    def __init__(self) -> None:
-        self.now = self.START
-
-    def time(self) -> float:
-        return self.now
-
-    def at(self, seconds: float) -> None:
-        self.now = self.START + seconds
-
-
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     from wsapp import limits
 
-    fake = FakeClock()
-    monkeypatch.setattr(limits, "time", fake)
-    return fake
+    return FakeClock.install(monkeypatch, limits)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

@@ -12,6 +12,7 @@ misses nothing and sees nothing twice. Projects override the hooks: ``can_join``
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, ClassVar
 
 from wsapp.conf import get_settings
@@ -45,6 +46,15 @@ class RoomConsumer(Consumer):
     #: login-only page's socket should be. Their ``?since=`` replay is capped at
     #: ``HISTORY_LENGTH``, so an anonymous handshake costs no more than a plain join.
     anonymous_readers: ClassVar[bool] = False
+    #: At most one ``typing`` delivery per user per room per this many seconds, across all of
+    #: the user's sockets and processes (the hub's store: Redis with channels_redis). A client
+    #: announces typing every few seconds; without this, one keyboard-mashing client costs a
+    #: delivery per keystroke per member. ``None``: every ``typing`` is delivered.
+    typing_interval: ClassVar[float | None] = 2.0
+
+    #: This socket posted since its last ``typing``: the others' clients cleared its typing
+    #: line on the message, so the next ``typing`` is delivered at once (at most one per post).
+    _posted = False
 
     room: Room
     hub: Hub
@@ -209,9 +219,25 @@ class RoomConsumer(Consumer):
         if stored.created:
             await abroadcast(self.room.slug, message, exclude=[self.ws])
 
+    async def dispatch(self, content: dict[str, Any]) -> None:
+        await super().dispatch(content)
+        if content["type"] == "chat.message":
+            self._posted = True
+
     @event("typing")
     async def typing(self, content: dict[str, Any]) -> None:
-        if self.username is not None:
-            await abroadcast(
-                self.room.slug, {"type": "typing", "user": self.username}, exclude=[self.ws]
-            )
+        """Tell the others this user is typing, throttled by :attr:`typing_interval`."""
+        if self.username is None or not await self._typing_allowed():
+            return
+        await abroadcast(
+            self.room.slug, {"type": "typing", "user": self.username}, exclude=[self.ws]
+        )
+
+    async def _typing_allowed(self) -> bool:
+        if self.typing_interval is None or self._posted:
+            self._posted = False
+            return True
+        # A token bucket of one token: one delivery, then one per interval (see gcra()).
+        interval_us = max(1, round(self.typing_interval * 1_000_000))
+        key = f"typing.{self.room.slug}.{self.ws.user.pk}"
+        return bool(await self.hub.store.spend(key, interval_us, 1, int(time.time() * 1_000_000)))
