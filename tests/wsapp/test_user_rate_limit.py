@@ -71,22 +71,6 @@ def clock(monkeypatch) -> FakeClock:
     return FakeClock.install(monkeypatch, limits)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def store(request):
-    """The store a hub would use: in-memory, or Redis through the Redis layer. The layer's
-    ``flush()`` only clears channels_redis's keys, so the store's own are cleared here."""
-    import redis
-
-    from wsapp.layers import get_layer
-    from wsapp.rooms.store import MemoryStore, store_for
-
-    if request.param == "memory":
-        return MemoryStore()
-    url = request.getfixturevalue("redis_layer")
-    redis.Redis.from_url(url).flushdb()
-    return store_for(get_layer())
-
-
 @pytest.mark.parametrize(
     ("spec", "period", "count", "burst"),
     [
@@ -97,11 +81,11 @@ def store(request):
     ],
 )
 async def test_the_shared_bucket_keeps_the_rate_of_every_unit(
-    store, clock, spec, period, count, burst
+    ttl_store, clock, spec, period, count, burst
 ) -> None:
     from wsapp.limits import UserRateLimit
 
-    limit = UserRateLimit(store, "7", spec, grace=1e9)
+    limit = UserRateLimit(ttl_store, "7", spec, grace=1e9)
     interval = period / count  # one token back per interval
 
     async def sends(n: int) -> list[bool]:
@@ -117,11 +101,11 @@ async def test_the_shared_bucket_keeps_the_rate_of_every_unit(
     assert await sends(burst + 1) == [True] * burst + [False]  # the burst, no more
 
 
-async def test_every_connection_of_a_user_spends_from_one_bucket(store, clock) -> None:
+async def test_every_connection_of_a_user_spends_from_one_bucket(ttl_store, clock) -> None:
     from wsapp.limits import UserRateLimit
 
-    first, second = (UserRateLimit(store, "7", "10/m", grace=1e9) for _ in range(2))
-    other_user = UserRateLimit(store, "8", "10/m", grace=1e9)
+    first, second = (UserRateLimit(ttl_store, "7", "10/m", grace=1e9) for _ in range(2))
+    other_user = UserRateLimit(ttl_store, "8", "10/m", grace=1e9)
     clock.at(0)
     assert [await ws.allow(0.0) for ws in (first, second) * 5] == [True] * 10
     assert (await first.allow(0.0), await second.allow(0.0)) == (False, False)

@@ -74,6 +74,8 @@ class Presence:
         )
         if before is None:
             self._forget(room, ws)
+            # A hub refresh during the call may have written the entry: it must not stay.
+            await self.store.remove(presence_key(room), member)
             return None
         return await self._announce(room, ws, username, before)
 

@@ -72,11 +72,14 @@ return 1
 _ADD_WITHIN_LUA = """
 local seen, owners = {}, {}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
-  local ok, decoded = pcall(cjson.decode, m)
-  local owner = (ok and type(decoded) == 'table' and tostring(decoded[1])) or m
-  if not seen[owner] then
-    seen[owner] = true
-    owners[#owners + 1] = owner
+  -- The member itself, if a refresh wrote it early, holds no seat yet.
+  if m ~= ARGV[3] then
+    local ok, decoded = pcall(cjson.decode, m)
+    local owner = (ok and type(decoded) == 'table' and tostring(decoded[1])) or m
+    if not seen[owner] then
+      seen[owner] = true
+      owners[#owners + 1] = owner
+    end
   end
 end
 if not seen[ARGV[4]] and #owners >= tonumber(ARGV[5]) then
@@ -112,7 +115,7 @@ class MemoryStore:
         self, key: str, member: str, owner: str, ttl: float, cap: int
     ) -> list[str] | None:
         """Add ``member`` unless ``cap`` other owners are live; see :meth:`RedisStore.add_within`."""
-        owners = sorted({_owner(m) for m in await self.members(key)})
+        owners = sorted({_owner(m) for m in await self.members(key) if m != member})
         if owner not in owners and len(owners) >= cap:
             return None
         await self.add(key, member, ttl)
@@ -185,6 +188,7 @@ class RedisStore:
     ) -> list[str] | None:
         """Add ``member`` unless the set's live members already name ``cap`` owners other than
         ``owner`` (a member is a JSON array whose first item is its owner: presence's entries).
+        ``member`` itself, if a refresh wrote it already, holds no seat and is not counted.
 
         Count and add are one Lua script, so a crowd joining at once on any number of processes
         can never take more than ``cap`` seats.
