@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 
 import pytest
@@ -229,7 +230,7 @@ async def outcome(ws):
 
 
 async def test_a_crowd_joining_at_once_gets_exactly_max_members_seats(
-    shared_store, communicator, django_user_model
+    shared_store, communicator, django_user_model, caplog
 ) -> None:
     await Room.objects.acreate(slug="small", title="Small", max_members=2)
     crowd = [await sync_to_async(django_user_model.objects.create_user)(f"u{i}") for i in range(12)]
@@ -248,6 +249,7 @@ async def test_a_crowd_joining_at_once_gets_exactly_max_members_seats(
     assert await outcome(again) == "admitted"
     second_tab = await communicator("/ws/chat/small/", user=waiting, subprotocols=["wsapp.v1"])
     assert await outcome(second_tab) == "admitted"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_typing_is_delivered_once_per_interval_per_user_across_tabs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -257,7 +258,7 @@ async def room_outcome(client: AsyncWebSocketClient, url: str, user: Any = None)
     ids=["consumer-says-no", "room-says-no", "no-room-no-query"],
 )
 async def test_an_anonymous_reader_needs_both_the_consumer_and_the_room(
-    rooms_app, url, room_allows
+    rooms_app, url, room_allows, caplog
 ) -> None:
     await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=room_allows)
     slug = url.split("/")[-2]
@@ -265,6 +266,7 @@ async def test_an_anonymous_reader_needs_both_the_consumer_and_the_room(
         CloseCode.NOT_AUTHENTICATED,
         f"Log in to read {slug!r}.",
     )
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_an_anonymous_reader_of_an_open_room_reads_but_cannot_post(rooms_app, user) -> None:
