@@ -102,8 +102,17 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Production-safe limits (README, "Production checklist" → "Limits" says what each costs). A
+# person chats at well under 1 message/s and the demo's client sends ``typing`` every 2.5 s; a
+# script flooding one socket gets 20 + 10/s through for RATE_LIMIT_GRACE (2 s), then 4429.
+DEMO_LIMITS = {
+    "RATE_LIMIT": "10/s burst 20",  # per connection: no store round trip
+    "RATE_LIMIT_PER_USER": "10/s burst 30",  # all of a user's sockets: one store call a message
+    "MAX_CONNECTIONS_PER_USER": 10,  # tabs and devices; the 11th is closed with 4409
+}
 WSAPP = {
     "ROUTING": "config.routing",
+    **DEMO_LIMITS,
 }
 
 AUTH_PASSWORD_VALIDATORS = [
