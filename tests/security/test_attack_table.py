@@ -165,14 +165,16 @@ CREDENTIALS: list[Any] = [
         (CloseCode.NOT_AUTHENTICATED, "Invalid token."),
         id="random-token",
     ),
+    # A session the server does not know is anonymous, and the demo's rooms are not for
+    # anonymous readers (as their pages are not).
     pytest.param(
         lambda v: {"Cookie": "sessionid=" + secrets.token_hex(16)},
-        (CloseCode.NOT_AUTHENTICATED, "Authentication required."),
+        (CloseCode.NOT_AUTHENTICATED, "Log in to read '{public}'."),
         id="forged-session-cookie",
     ),
     pytest.param(
         lambda v: {"Cookie": f"sessionid={v['member_session']}x"},
-        (CloseCode.NOT_AUTHENTICATED, "Authentication required."),
+        (CloseCode.NOT_AUTHENTICATED, "Log in to read '{public}'."),
         id="altered-session-cookie",
     ),
     pytest.param(
@@ -188,6 +190,8 @@ async def test_a_forged_credential_is_refused_with_4401(
     server: ServerProcess, victims: dict[str, str], credentials: Any, expected: Any
 ) -> None:
     headers = {"Origin": same_origin(server), **credentials(victims)}
+    code, reason = expected
+    expected = (code, reason.format(**victims))
     assert await outcome(server, f"/ws/chat/{victims['public']}/", headers) == expected
 
 
