@@ -129,6 +129,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 # Production serves what `manage.py collectstatic` wrote: compressed, under content-hashed names
 # (so a deploy never serves a stale wsapp.js from a browser cache). DEBUG serves the sources.
+# WhiteNoise follows the environment's DEBUG, not Django's (tests run with DEBUG forced off but
+# no collectstatic): under DEBUG it serves the sources through the finders and rescans per
+# request; in production it indexes STATIC_ROOT once at start and warns if it is missing.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
