@@ -48,6 +48,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the process itself, with far-future caching of the hashed names that
+    # collectstatic writes: no separate file server needed (README, "Production checklist").
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,8 +102,17 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Production-safe limits (README, "Production checklist" → "Limits" says what each costs). A
+# person chats at well under 1 message/s and the demo's client sends ``typing`` every 2.5 s; a
+# script flooding one socket gets 20 + 10/s through for RATE_LIMIT_GRACE (2 s), then 4429.
+DEMO_LIMITS = {
+    "RATE_LIMIT": "10/s burst 20",  # per connection: no store round trip
+    "RATE_LIMIT_PER_USER": "10/s burst 30",  # all of a user's sockets: one store call a message
+    "MAX_CONNECTIONS_PER_USER": 10,  # tabs and devices; the 11th is closed with 4409
+}
 WSAPP = {
     "ROUTING": "config.routing",
+    **DEMO_LIMITS,
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -114,7 +126,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Production serves what `manage.py collectstatic` wrote: compressed, under content-hashed names
+# (so a deploy never serves a stale wsapp.js from a browser cache). DEBUG serves the sources.
+# WhiteNoise follows the environment's DEBUG, not Django's (tests run with DEBUG forced off but
+# no collectstatic): under DEBUG it serves the sources through the finders and rescans per
+# request; in production it indexes STATIC_ROOT once at start and warns if it is missing.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 # The demo pages' stylesheet and scripts; wsapp's own client ships inside the app (wsapp/static/).
 STATICFILES_DIRS = [BASE_DIR / "static"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -122,15 +149,22 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
+# One line per event, each with its time: what a production log collector expects.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "timestamped": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timestamped"}},
     "loggers": {
         "wsapp": {
             "handlers": ["console"],
             "level": os.environ.get("WSAPP_LOG_LEVEL", "INFO"),
             "propagate": False,
         },
+        # Django's default sends request errors to the console only under DEBUG; a production
+        # process must log its 500s too.
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -114,3 +114,19 @@ def redis_layer_settings(url: str) -> dict[str, Any]:
     from wsapp.layers import redis_layer_config
 
     return redis_layer_config(url)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def ttl_store(request: pytest.FixtureRequest) -> Any:
+    """The store a hub would use (``wsapp.rooms.store``): in memory, or Redis through the Redis
+    layer. The layer's ``flush()`` clears only channels_redis's keys; the store's go here."""
+    import redis
+
+    from wsapp.layers import get_layer
+    from wsapp.rooms.store import MemoryStore, store_for
+
+    if request.param == "memory":
+        return MemoryStore()
+    url = request.getfixturevalue("redis_layer")
+    redis.Redis.from_url(url).flushdb()
+    return store_for(get_layer())

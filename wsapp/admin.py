@@ -182,7 +182,7 @@ class RoomAdmin(admin.ModelAdmin):
         "online_count",
         "created_at",
     ]
-    list_filter = ["is_private", "is_archived", "created_at"]
+    list_filter = ["is_private", "is_archived", "allow_anonymous", "created_at"]
     search_fields = ["slug", "title", "description"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["created_at"]

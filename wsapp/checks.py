@@ -97,6 +97,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         _ip_networks,
         "a list of IP addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']",
     ),
+    "TRUSTED_PROXIES": (
+        _ip_networks,
+        "a list of your reverse proxies' addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']",
+    ),
 }
 
 

@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # Client addresses (or networks, "10.0.0.0/8") that may read ``/wsapp/metrics`` without a
     # staff login: the Prometheus scraper's. Staff users may read it from anywhere.
     "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
+    # Peers whose X-Forwarded-For/-Proto headers ``serve --proxy-headers`` believes (addresses or
+    # networks): the reverse proxy's. Any other peer's headers are ignored, so no client can
+    # claim an address (see wsapp.proxy).
+    "TRUSTED_PROXIES": ["127.0.0.1", "::1"],
 }
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h)\s*(?:burst\s+(\d+))?\s*$")

@@ -131,21 +131,24 @@ def connection_limiter(conf: Mapping[str, Any]) -> RateLimiter | None:
 
 
 class UserRateLimit:
-    """``RATE_LIMIT_PER_USER``: one allowance shared by all of a user's connections, on every
-    process, counted in fixed windows in the hub's store (Redis with channels_redis).
+    """``RATE_LIMIT_PER_USER``: one token bucket shared by all of a user's connections, on every
+    process, kept in the hub's store (Redis with channels_redis) as one GCRA number.
 
-    Opt-in because it costs a store round trip per message; the grace policy is the same as
-    the per-connection limiter's, per connection.
+    The bucket has the per-connection limiter's semantics exactly: ``"60/m burst 60"`` allows 60
+    at once, then one a second, so never more than 119 in any minute and 60 a minute on
+    average. Time is the wall clock (``time.time()``), because the processes sharing the bucket
+    have no common monotonic clock. Opt-in because it costs a store round trip per
+    message; the grace policy is the same as the per-connection limiter's, per connection.
     """
 
-    __slots__ = ("count", "excess", "key", "period", "store")
+    __slots__ = ("burst", "excess", "interval_us", "key", "store")
 
     def __init__(self, store: Any, user_key: str, spec: str, grace: float) -> None:
         rate, burst = _parsed(spec)
         self.store = store
-        self.key = user_key
-        self.period = 1.0 if rate >= 1 else 1.0 / rate
-        self.count = max(1, int(burst))
+        self.key = f"rate.{user_key}"
+        self.interval_us = max(1, round(1_000_000 / rate))
+        self.burst = max(1, int(burst))
         self.excess = Excess(grace)
 
     async def allow(self, now: float) -> bool:
@@ -154,9 +157,8 @@ class UserRateLimit:
         Raises:
             RateLimited: this connection has been over the shared limit for ``grace`` seconds.
         """
-        window = int(time.time() // self.period)
-        used = await self.store.incr(f"rate.{self.key}.{window}", self.period * 2)
-        if used <= self.count:
+        now_us = int(time.time() * 1_000_000)
+        if await self.store.spend(self.key, self.interval_us, self.burst, now_us):
             return True
         self.excess.drop(now)
         return False

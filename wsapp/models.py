@@ -70,6 +70,14 @@ class Room(models.Model):
         default=False,
         help_text=_("Archived rooms refuse connections (close code 4410)."),
     )
+    allow_anonymous = models.BooleanField(
+        _("anonymous readers"),
+        default=False,
+        help_text=_(
+            "Visitors who are not logged in may read this room (history, presence, live "
+            "messages) — only if the site's RoomConsumer allows anonymous readers too."
+        ),
+    )
     max_members = models.PositiveIntegerField(
         _("max members"),
         null=True,

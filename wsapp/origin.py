@@ -10,8 +10,9 @@ A refused origin is refused at the handshake (403), never accepted.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
-from urllib.parse import ParseResult
+from urllib.parse import ParseResult, urlparse
 
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -24,6 +25,10 @@ from wsapp.types import ASGIApp, Receive, Scope, Send
 logger = logging.getLogger("wsapp")
 
 _DEBUG_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+_SERIALIZED_ORIGIN = re.compile(
+    r"[a-z][a-z0-9+.-]*://(?:\[[0-9a-f:.]+\]|[^\s/?#@\\\[\]:]+)(?::[0-9]{1,5})?", re.IGNORECASE
+)
+_UNMATCHABLE = urlparse("invalid://")
 
 
 def allowed_origins() -> list[str]:
@@ -65,11 +70,15 @@ class OriginCheck(OriginValidator):  # type: ignore[misc]
 
 
 def _parse(origin: bytes | None) -> ParseResult | None:
-    from urllib.parse import urlparse
+    """The parsed Origin, or an unmatchable one when it is not a serialized origin.
 
+    RFC 6454 §6.2: a browser sends ``scheme://host[:port]`` and nothing else. Anything with a
+    path, userinfo, a backslash or spaces was written by hand, and urllib may read a host out of
+    it that the sender never meant (``http://evil.example\\@127.0.0.1`` → ``127.0.0.1``).
+    """
     if origin is None:
         return None
-    try:
-        return urlparse(origin.decode("latin-1"))
-    except ValueError:
-        return urlparse("invalid://")
+    text = origin.decode("latin-1")
+    if _SERIALIZED_ORIGIN.fullmatch(text) is None:
+        return _UNMATCHABLE
+    return urlparse(text)

@@ -16,6 +16,7 @@ value — aggregate it with ``max by (room)``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
@@ -46,11 +47,16 @@ class WsappCollector(Collector):
         room_online: users online per room (across processes) for the rooms this process has
             members in; gathered by the caller, since presence is read asynchronously.
         channel_full: channel-layer messages this process dropped because a channel was full.
+        tasks: asyncio tasks alive on the server's event loop; one that only grows under steady
+            traffic is a leak (``python -m bench.soak`` watches it).
     """
 
-    def __init__(self, room_online: Mapping[str, int] | None = None, channel_full: int = 0) -> None:
+    def __init__(
+        self, room_online: Mapping[str, int] | None = None, channel_full: int = 0, tasks: int = 0
+    ) -> None:
         self.room_online = dict(room_online or {})
         self.channel_full = channel_full
+        self.tasks = tasks
 
     def collect(self) -> Iterator[Metric]:
         snap = metrics.snapshot()
@@ -80,6 +86,9 @@ class WsappCollector(Collector):
             "wsapp_channel_full",
             "Channel-layer messages dropped because a channel was full.",
             value=self.channel_full,
+        )
+        yield GaugeMetricFamily(
+            "wsapp_asyncio_tasks", "Tasks alive on the server's event loop.", value=self.tasks
         )
         yield _labelled(
             GaugeMetricFamily(
@@ -127,6 +136,10 @@ async def render() -> bytes:
     hub = current_hub()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(
-        WsappCollector(await room_online_counts(), hub.channel_full if hub is not None else 0)
+        WsappCollector(
+            await room_online_counts(),
+            hub.channel_full if hub is not None else 0,
+            len(asyncio.all_tasks()),
+        )
     )
     return generate_latest(registry)

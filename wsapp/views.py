@@ -8,13 +8,12 @@ page can read (no CORS headers), never cached.
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from wsapp.conf import get_settings
+from wsapp.proxy import address_in
 from wsapp.tokens import make_token, token_max_age
 
 __all__ = ["metrics_view", "token_view"]
@@ -66,17 +65,7 @@ def metrics_allowed_ip(address: str) -> bool:
     """Whether ``address`` is in one of ``WSAPP["METRICS_ALLOWED_IPS"]``'s addresses or networks.
 
     Behind a reverse proxy ``REMOTE_ADDR`` is the proxy's address unless the server rewrites it
-    (``manage.py serve --proxy-headers``): then do not list the proxy's address here.
+    from the proxy's headers (``manage.py serve --proxy-headers``, which believes them only from
+    ``WSAPP["TRUSTED_PROXIES"]``): then do not list the proxy's address here.
     """
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d.
-    candidates = [ip, ip.ipv4_mapped] if isinstance(ip, ipaddress.IPv6Address) else [ip]
-    return any(
-        candidate in ipaddress.ip_network(allowed, strict=False)
-        for allowed in get_settings()["METRICS_ALLOWED_IPS"]
-        for candidate in candidates
-        if candidate is not None
-    )
+    return address_in(address, get_settings()["METRICS_ALLOWED_IPS"])

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import logging
+from collections import Counter
 
+import pytest
+from asgiref.sync import sync_to_async
+
+from consumers.chat import ChatConsumer
+from tests.wsapp.helpers import FakeClock
 from wsapp.codes import CloseCode
+from wsapp.exceptions import WebSocketDisconnect
 from wsapp.models import Membership, Message, Room
 from wsapp.rooms import aonline
 from wsapp.testing import HandshakeRejected
@@ -187,13 +195,99 @@ async def test_room_rules_refuse_with_their_codes(
     assert await ws.wait_closed() == (code, reason)
 
 
-async def test_anonymous_reads_but_cannot_post(communicator, lobby) -> None:
-    ws, history, presence = await join(communicator, None)
-    assert presence == {"type": "presence.state", "users": []}
-    await ws.send_json({"type": "chat.message", "body": "hi"})
-    assert (await ws.receive_json())["code"] == "forbidden"
+async def test_the_demo_refuses_anonymous_readers_as_its_page_does(communicator, client) -> None:
+    """The chat page needs a login, so its socket does too: even a room open to anonymous
+    readers is not, through a consumer that does not allow them."""
+    await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=True)
+    assert (await sync_to_async(client.get)("/rooms/lobby/")).status_code == 302
+    ws = await communicator("/ws/chat/lobby/?since=0", subprotocols=["wsapp.v1"])
+    assert await ws.wait_closed() == (CloseCode.NOT_AUTHENTICATED, "Log in to read 'lobby'.")
 
 
 async def test_unknown_room_path_param_shape_is_refused(communicator) -> None:
     with pytest.raises(HandshakeRejected):
         await communicator("/ws/chat/not a slug/")
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def shared_store(request):
+    """The in-memory layer, or a real Redis (its store keys cleared: ``flush()`` does not).
+    Ask for it before ``communicator``, so the hub stops before the layer is flushed."""
+    if request.param == "redis":
+        import redis
+
+        redis.Redis.from_url(request.getfixturevalue("redis_layer")).flushdb()
+    return request.param
+
+
+async def outcome(ws):
+    """``"admitted"`` for a socket that gets its history, else its ``(code, reason)``."""
+    try:
+        frame = await ws.receive_json()
+    except WebSocketDisconnect as exc:
+        return (exc.code, exc.reason)
+    return "admitted" if frame["type"] == "history" else frame
+
+
+async def test_a_crowd_joining_at_once_gets_exactly_max_members_seats(
+    shared_store, communicator, django_user_model, caplog
+) -> None:
+    await Room.objects.acreate(slug="small", title="Small", max_members=2)
+    crowd = [await sync_to_async(django_user_model.objects.create_user)(f"u{i}") for i in range(12)]
+    sockets = await asyncio.gather(
+        *(communicator("/ws/chat/small/", user=u, subprotocols=["wsapp.v1"]) for u in crowd)
+    )
+    outcomes = [await outcome(ws) for ws in sockets]
+    full = (CloseCode.RATE_LIMITED, "Room 'small' is full (2 members).")
+    assert sorted(outcomes, key=str) == [full] * 10 + ["admitted"] * 2
+    seated = [u.username for u, o in zip(crowd, outcomes, strict=True) if o == "admitted"]
+    assert await aonline("small") == sorted(seated)
+    # A seat is freed by leaving, and a seated user's second tab takes no second seat.
+    await sockets[outcomes.index("admitted")].close()
+    waiting = crowd[outcomes.index(full)]
+    again = await communicator("/ws/chat/small/", user=waiting, subprotocols=["wsapp.v1"])
+    assert await outcome(again) == "admitted"
+    second_tab = await communicator("/ws/chat/small/", user=waiting, subprotocols=["wsapp.v1"])
+    assert await outcome(second_tab) == "admitted"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_typing_is_delivered_once_per_interval_per_user_across_tabs(
+    shared_store, communicator, lobby, user, bob, monkeypatch
+) -> None:
+    from wsapp.rooms import consumer
+
+    clock = FakeClock.install(monkeypatch, consumer)
+    alice_ws, _, _ = await join(communicator, user)
+    tabs = [(await join(communicator, bob))[0] for _ in range(2)]
+    assert (await alice_ws.receive_json())["joins"] == ["bob"]
+    interval = ChatConsumer.typing_interval
+    assert interval == 2.0
+
+    async def typing(*tabs_and_counts: tuple[int, int]) -> None:
+        """Send ``count`` typing events on each tab, then wait until each tab handled them."""
+        for tab, count in tabs_and_counts:
+            for _ in range(count):
+                await tabs[tab].send_json({"type": "typing"})
+            await tabs[tab].send_json({"type": "barrier"})  # answered once all before it ran
+            while (frame := await tabs[tab].receive_json())["type"] != "error":
+                assert frame["type"] in {"typing", "chat.message"}  # from bob's other tab
+            assert frame["code"] == "unknown_type"
+
+    await typing((0, 25), (1, 25))  # one delivery for the 50
+    clock.at(0.9 * interval)
+    await typing((0, 3))  # still within the interval: none
+    clock.at(interval)
+    await typing((1, 3))  # the next interval: one
+    await tabs[0].send_json({"type": "chat.message", "body": "m", "client_id": "m"})
+    while (frame := await tabs[0].receive_json())["type"] != "chat.ack":
+        assert frame["type"] == "typing"  # from bob's other tab
+    await typing((0, 2))  # the message ended bob's typing line: the next typing shows at once
+    for i, tab in enumerate(tabs):  # markers: each tab's frames reach alice in order
+        await tab.send_json({"type": "chat.message", "body": f"end{i}", "client_id": f"e{i}"})
+    frames = []
+    while {"end0", "end1"} - {f.get("body") for f in frames}:
+        frames.append(await alice_ws.receive_json())
+    assert Counter(f.get("body", f["type"]) for f in frames) == Counter(
+        {"typing": 3, "m": 1, "end0": 1, "end1": 1}
+    )

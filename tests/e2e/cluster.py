@@ -80,16 +80,26 @@ def django_run(database_url: str, code: str, env: dict[str, str] | None = None) 
 
 def session_cookie(database_url: str, username: str) -> str:
     """A real Django session for ``username`` in the cluster's database, as a Cookie header."""
-    key = django_run(
+    return session_cookies(database_url, [username])[0]
+
+
+def session_cookies(
+    database_url: str, usernames: list[str], *, create_users: bool = False
+) -> list[str]:
+    """:func:`session_cookie` for several users in one Django process (creating them first if
+    ``create_users``): one process start instead of one per user."""
+    lookup = "create_user(name)" if create_users else "get(username=name)"
+    keys = django_run(
         database_url,
         "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY\n"
         "from django.contrib.sessions.backends.db import SessionStore\n"
-        f"u = get_user_model().objects.get(username={username!r})\n"
-        "s = SessionStore()\n"
-        "s[SESSION_KEY] = str(u.pk)\n"
-        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
-        "s[HASH_SESSION_KEY] = u.get_session_auth_hash()\n"
-        "s.create()\n"
-        "print(s.session_key)",
+        f"for name in {usernames!r}:\n"
+        f"    u = get_user_model().objects.{lookup}\n"
+        "    s = SessionStore()\n"
+        "    s[SESSION_KEY] = str(u.pk)\n"
+        "    s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+        "    s[HASH_SESSION_KEY] = u.get_session_auth_hash()\n"
+        "    s.create()\n"
+        "    print(s.session_key)",
     )
-    return f"sessionid={key}"
+    return [f"sessionid={key}" for key in keys.split()]

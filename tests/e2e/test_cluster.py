@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.cluster import CLUSTER_SETTINGS, django_run, session_cookie
+from tests.e2e.cluster import CLUSTER_SETTINGS, django_run, session_cookie, session_cookies
 from wsapp.codes import CloseCode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -396,3 +396,31 @@ async def test_per_user_rate_limit_is_shared_across_processes(cluster, cookies) 
     assert json.loads(await asyncio.wait_for(b.recv(), TIMEOUT))["code"] == "rate_limited"
     await a.close()
     await b.close()
+
+
+async def test_a_crowd_on_two_processes_gets_exactly_max_members_seats(
+    redis_cluster, cluster_database_url
+) -> None:
+    p1, p2 = redis_cluster()
+    slug = f"cap-{uuid.uuid4().hex[:8]}"  # the database outlives the test
+    django_run(
+        cluster_database_url,
+        f"from wsapp.models import Room; Room.objects.create(slug={slug!r}, max_members=2)",
+    )
+    crowd = session_cookies(
+        cluster_database_url, [f"{slug}-{i}" for i in range(12)], create_users=True
+    )
+    sockets = await asyncio.gather(
+        *(open_chat((p1, p2)[i % 2], cookie, room=slug) for i, cookie in enumerate(crowd))
+    )
+
+    async def outcome(ws: ClientConnection) -> str | tuple[int, str]:
+        try:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        except ConnectionClosed:
+            return ws.close_code or 0, ws.close_reason or ""
+        return "admitted" if frame["type"] == "history" else str(frame)
+
+    outcomes = await asyncio.gather(*(outcome(ws) for ws in sockets))
+    full = (CloseCode.RATE_LIMITED, f"Room {slug!r} is full (2 members).")
+    assert sorted(outcomes, key=str) == [full] * 10 + ["admitted"] * 2

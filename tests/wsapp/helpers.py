@@ -87,3 +87,25 @@ class FakeServer:
     @property
     def sent_types(self) -> list[str]:
         return [message["type"] for message in self.sent]
+
+
+class FakeClock:
+    """Stands in for a module's ``time``: wall-clock seconds the test moves by hand."""
+
+    START = 1_800_000_000.0  # a whole number of hours: no window boundary hides in the test
+
+    def __init__(self) -> None:
+        self.now = self.START
+
+    def time(self) -> float:
+        return self.now
+
+    def at(self, seconds: float) -> None:
+        self.now = self.START + seconds
+
+    @classmethod
+    def install(cls, monkeypatch: Any, module: Any) -> FakeClock:
+        """A clock that ``module.time.time()`` reads, until the test ends."""
+        clock = cls()
+        monkeypatch.setattr(module, "time", clock)
+        return clock

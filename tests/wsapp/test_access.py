@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from django.contrib.auth.models import AnonymousUser, Permission
 
 from tests import routing_auth
-from wsapp import Consumer
+from wsapp import Consumer, RoomConsumer
 from wsapp.access import (
     AccessRule,
     access_rule,
@@ -19,7 +22,9 @@ from wsapp.access import (
 from wsapp.asgi import websocket_application
 from wsapp.codes import CloseCode
 from wsapp.endpoints import Endpoint
-from wsapp.exceptions import NotAuthenticated
+from wsapp.exceptions import NotAuthenticated, WebSocketDisconnect
+from wsapp.models import Message, Room
+from wsapp.rooms.hub import stop_hub
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
 
@@ -212,3 +217,93 @@ async def test_a_rule_without_auth_middleware_refuses_the_handshake_and_logs_why
         "Internal error.",
     )
     assert "wrap it in wsapp.auth.SessionAuthStack" in caplog.text
+
+
+# -- anonymous readers of rooms: the consumer and the room must both allow them -----------------
+
+
+class OpenRoomConsumer(RoomConsumer):
+    anonymous_readers = True
+
+
+@pytest_asyncio.fixture
+async def rooms_app() -> AsyncIterator[AsyncWebSocketClient]:
+    yield AsyncWebSocketClient(
+        websocket_application(
+            Router(
+                [
+                    path("ws/open/<slug:room>/", OpenRoomConsumer),
+                    path("ws/default/<slug:room>/", RoomConsumer),
+                ]
+            )
+        )
+    )
+    await stop_hub()
+
+
+async def room_outcome(client: AsyncWebSocketClient, url: str, user: Any = None) -> Any:
+    """The ``history`` frame of an admitted connection, or the ``(code, reason)`` it got."""
+    ws = await client.websocket_connect(url, user=user).connect()
+    try:
+        return await ws.receive_json()
+    except WebSocketDisconnect as exc:
+        return exc.code, exc.reason
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "room_allows"),
+    [("/ws/default/lobby/", True), ("/ws/open/lobby/", False), ("/ws/default/nowhere/", False)],
+    ids=["consumer-says-no", "room-says-no", "no-room-no-query"],
+)
+async def test_an_anonymous_reader_needs_both_the_consumer_and_the_room(
+    rooms_app, url, room_allows, caplog
+) -> None:
+    await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=room_allows)
+    slug = url.split("/")[-2]
+    assert await room_outcome(rooms_app, url) == (
+        CloseCode.NOT_AUTHENTICATED,
+        f"Log in to read {slug!r}.",
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_an_anonymous_reader_of_an_open_room_reads_but_cannot_post(rooms_app, user) -> None:
+    await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=True)
+    reader = await rooms_app.websocket_connect("/ws/open/lobby/").connect()
+    assert await reader.receive_json() == {"type": "history", "messages": [], "truncated": False}
+    assert await reader.receive_json() == {"type": "presence.state", "users": []}
+    await reader.send_json({"type": "chat.message", "body": "hi", "client_id": "c1"})
+    error = await reader.receive_json()
+    assert (error["code"], error["message"]) == ("forbidden", "You may not post in this room.")
+    writer = await rooms_app.websocket_connect("/ws/open/lobby/", user=user).connect()
+    await writer.receive_json(), await writer.receive_json()  # history, presence.state
+    assert await reader.receive_json() == {
+        "type": "presence.diff",
+        "joins": ["alice"],
+        "leaves": [],
+    }
+    await writer.send_json({"type": "chat.message", "body": "hello", "client_id": "c2"})
+    assert (await reader.receive_json())["body"] == "hello"
+    await writer.close()
+    await reader.close()
+
+
+async def test_an_anonymous_replay_is_capped_at_history_length(rooms_app, user, settings) -> None:
+    settings.WSAPP = {**settings.WSAPP, "HISTORY_LENGTH": 3, "HISTORY_MAX_REPLAY": 500}
+    room = await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=True)
+    ids = [(await Message.objects.acreate(room=room, body=f"m{i}")).id for i in range(5)]
+    anonymous = await room_outcome(rooms_app, "/ws/open/lobby/?since=0")
+    assert ([m["id"] for m in anonymous["messages"]], anonymous["truncated"]) == (ids[:3], True)
+    member = await room_outcome(rooms_app, "/ws/open/lobby/?since=0", user=user)
+    assert ([m["id"] for m in member["messages"]], member["truncated"]) == (ids, False)
+
+
+def test_the_rooms_anonymous_flag_is_off_by_default_and_editable_in_the_admin(
+    admin_client,
+) -> None:
+    assert Room._meta.get_field("allow_anonymous").default is False
+    response = admin_client.get("/admin/wsapp/room/add/")
+    assert response.status_code == 200
+    assert b'name="allow_anonymous"' in response.content

@@ -99,7 +99,9 @@ async def test_the_exposition_parses_and_has_exact_values(
     assert response["Content-Type"].startswith("text/plain; version=")
     assert "no-cache" in response["Cache-Control"]
     # The chat socket sent two frames (history, presence); it is open, so not in "closed".
-    assert samples(response.content.decode()) == {
+    values = samples(response.content.decode())
+    assert values.pop(("wsapp_asyncio_tasks", ())) >= 2  # the chat's task and the test's
+    assert values == {
         ("wsapp_connections", ()): 1.0,
         ("wsapp_connections_accepted_total", ()): 3.0,
         ("wsapp_connections_closed_total", (("code", "1000"),)): 1.0,
@@ -118,6 +120,19 @@ async def test_the_exposition_parses_and_has_exact_values(
     assert families["wsapp_connections"] == "gauge"
     assert families["wsapp_connections_accepted"] == "counter"
     assert families["wsapp_room_online"] == "gauge"
+
+
+async def test_the_task_gauge_follows_the_open_connections(communicator: Any) -> None:
+    async def tasks() -> float:
+        response = await AsyncClient().get(URL)
+        return samples(response.content.decode())[("wsapp_asyncio_tasks", ())]
+
+    before = await tasks()
+    sockets = [await communicator("/ws/echo/") for _ in range(3)]
+    during = await tasks()
+    for ws in sockets:
+        await ws.close()
+    assert during >= before + 3  # each open socket runs its handler in a task of its own
 
 
 def chat_bytes_sent() -> int:

@@ -107,6 +107,28 @@ async def test_an_origin_without_a_host_is_refused(
 
 
 @override_settings(ALLOWED_HOSTS=HOSTS, WSAPP={})
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.com\\@example.com",  # urllib reads example.com as the host
+        "https://evil.com@example.com",
+        "https://example.com/",
+        "https://example.com/path",
+        "https://example.com?x=1",
+        "https://example.com#x",
+        " https://example.com",
+        "https://example.com:99999999",
+        "https://exa mple.com",
+    ],
+)
+async def test_an_origin_that_no_browser_sends_is_refused(
+    client: AsyncWebSocketClient, calls: list[str], origin: str
+) -> None:
+    assert await handshake(client, origin) == REFUSED
+    assert calls == []
+
+
+@override_settings(ALLOWED_HOSTS=HOSTS, WSAPP={})
 async def test_no_origin_is_accepted_by_default(client: AsyncWebSocketClient) -> None:
     assert await handshake(client, None) == "welcome"
 

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from tests.wsapp.helpers import FakeClock
 from wsapp.codes import CloseCode
 from wsapp.limits import RATE_LIMITED_FRAME
 
@@ -58,3 +59,54 @@ async def test_lasting_excess_closes_with_4429(communicator, user, settings) -> 
     code, reason = await ws.wait_closed()
     assert code == CloseCode.RATE_LIMITED
     assert reason == "Rate limit exceeded for over 0.3 s."
+
+
+# -- the shared bucket, unit by unit, on both stores --------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    from wsapp import limits
+
+    return FakeClock.install(monkeypatch, limits)
+
+
+@pytest.mark.parametrize(
+    ("spec", "period", "count", "burst"),
+    [
+        ("5/s burst 10", 1.0, 5, 10),
+        ("60/m burst 60", 60.0, 60, 60),
+        ("10/m", 60.0, 10, 10),
+        ("6/h", 3600.0, 6, 6),
+    ],
+)
+async def test_the_shared_bucket_keeps_the_rate_of_every_unit(
+    ttl_store, clock, spec, period, count, burst
+) -> None:
+    from wsapp.limits import UserRateLimit
+
+    limit = UserRateLimit(ttl_store, "7", spec, grace=1e9)
+    interval = period / count  # one token back per interval
+
+    async def sends(n: int) -> list[bool]:
+        return [await limit.allow(0.0) for _ in range(n)]
+
+    clock.at(0)
+    assert await sends(burst + 1) == [True] * burst + [False]
+    clock.at(0.5 * interval)
+    assert await sends(1) == [False]  # half a token
+    clock.at(1.5 * interval)
+    assert await sends(2) == [True, False]  # one token back, not a new window's worth
+    clock.at(1.5 * interval + (burst + 1) * interval)  # quiet long enough to refill fully
+    assert await sends(burst + 1) == [True] * burst + [False]  # the burst, no more
+
+
+async def test_every_connection_of_a_user_spends_from_one_bucket(ttl_store, clock) -> None:
+    from wsapp.limits import UserRateLimit
+
+    first, second = (UserRateLimit(ttl_store, "7", "10/m", grace=1e9) for _ in range(2))
+    other_user = UserRateLimit(ttl_store, "8", "10/m", grace=1e9)
+    clock.at(0)
+    assert [await ws.allow(0.0) for ws in (first, second) * 5] == [True] * 10
+    assert (await first.allow(0.0), await second.allow(0.0)) == (False, False)
+    assert await other_user.allow(0.0) is True

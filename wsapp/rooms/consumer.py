@@ -1,22 +1,31 @@
 """``RoomConsumer``: DESIGN.md's chat protocol for ``/ws/chat/<slug>/``, ready to subclass.
 
-On connect it looks the room up and applies the room's rules (4404 no such room, 4410 archived,
-4403 private or banned, 4429 full), joins the hub holding live frames back, sends ``history``
-and ``presence.state``, then releases what arrived meanwhile — so a joiner misses nothing and
-sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``, ``clean_message``,
-``shape_message``.
+On connect it refuses anonymous users (4401) unless both the consumer and the room allow
+anonymous readers, looks the room up and applies the room's rules (4404 no such room, 4410
+archived, 4403 private or banned), joins the hub holding live frames back, takes a seat in
+presence (4429 when ``max_members`` others are online, decided atomically in the shared store),
+sends ``history`` and ``presence.state``, then releases what arrived meanwhile — so a joiner
+misses nothing and sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``,
+``clean_message``, ``shape_message``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, ClassVar
 
-from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.consumers import Consumer, event
-from wsapp.exceptions import InvalidMessage, PermissionDenied, Reject, RoomClosed, RoomNotFound
+from wsapp.exceptions import (
+    InvalidMessage,
+    NotAuthenticated,
+    PermissionDenied,
+    RoomClosed,
+    RoomFull,
+    RoomNotFound,
+)
 from wsapp.models import Room
 from wsapp.rooms.api import abroadcast, aonline
 from wsapp.rooms.history import history_frame, store
@@ -43,6 +52,20 @@ class RoomConsumer(Consumer):
     room_param: ClassVar[str] = "room"
     #: The longest message body accepted, in characters.
     max_body_length: ClassVar[int] = 4000
+    #: Let users who are not logged in read rooms whose ``Room.allow_anonymous`` is set too
+    #: (history, presence, live messages; never post). Off: they are refused with 4401, as a
+    #: login-only page's socket should be. Their ``?since=`` replay is capped at
+    #: ``HISTORY_LENGTH``, so an anonymous handshake costs no more than a plain join.
+    anonymous_readers: ClassVar[bool] = False
+    #: At most one ``typing`` delivery per user per room per this many seconds, across all of
+    #: the user's sockets and processes (the hub's store: Redis with channels_redis). A client
+    #: announces typing every few seconds; without this, one keyboard-mashing client costs a
+    #: delivery per keystroke per member. ``None``: every ``typing`` is delivered.
+    typing_interval: ClassVar[float | None] = 2.0
+
+    #: This socket posted since its last ``typing``: the others' clients cleared its typing
+    #: line on the message, so the next ``typing`` is delivered at once (at most one per post).
+    _posted = False
 
     room: Room
     hub: Hub
@@ -116,21 +139,41 @@ class RoomConsumer(Consumer):
         self.hub = await get_hub()
         self.presence = presence_for(self.hub)
         await self.hub.join(slug, self.ws, hold=True)
+        users = await self._enter(slug)
         history = await history_frame(self.room, self._since(), *self._history_limits())
         await self.send_json(history)
-        users = await aonline(slug)
-        if self.username is not None:
-            meta = {"device": self.ws.headers.get("user-agent", "")[:200]}
-            users = await self.presence.join(slug, self.ws, self.username, meta)
         await self.send_json({"type": "presence.state", "users": users})
         await self._release(history)
 
+    async def _enter(self, slug: str) -> list[str]:
+        """Take a seat in presence (atomically within ``max_members``); the online users.
+
+        Raises:
+            RoomFull: ``max_members`` other users are online (4429), before any history is sent.
+        """
+        if self.username is None:  # anonymous readers are not in presence and take no seat
+            return await aonline(slug)
+        meta = {"device": self.ws.headers.get("user-agent", "")[:200]}
+        cap = self.room.max_members
+        if cap is None:
+            return await self.presence.join(slug, self.ws, self.username, meta)
+        users = await self.presence.join_within(slug, self.ws, self.username, cap, meta)
+        if users is None:
+            self.hub.leave(slug, self.ws)
+            raise RoomFull(f"Room {slug!r} is full ({cap} members).")
+        return users
+
     async def _admit(self, slug: str) -> Room:
+        anonymous = self.username is None
+        if anonymous and not self.anonymous_readers:  # refused before any database query
+            raise NotAuthenticated(f"Log in to read {slug!r}.")
         room = await Room.objects.filter(slug=slug).afirst()
         if room is None:
             raise RoomNotFound(f"No room {slug!r}.")
         if room.is_archived:
             raise RoomClosed(f"Room {slug!r} is archived.")
+        if anonymous and not room.allow_anonymous:
+            raise NotAuthenticated(f"Log in to read {slug!r}.")
         user = self.ws.user
         if await room.ais_banned(user):
             raise PermissionDenied(f"You are banned from {slug!r}.")
@@ -138,13 +181,11 @@ class RoomConsumer(Consumer):
             raise PermissionDenied(f"Room {slug!r} is private.")
         if not await self.can_join(room):
             raise PermissionDenied(f"You may not join {slug!r}.")
-        if room.max_members is not None:
-            online = await aonline(slug)
-            if len(online) >= room.max_members and self.username not in online:
-                raise Reject(
-                    f"Room {slug!r} is full ({room.max_members} members).",
-                    code=CloseCode.RATE_LIMITED,
-                )
+        if room.max_members is not None and self.username is None:
+            # An anonymous reader takes no seat, but is not let into a full room either; a
+            # user's seat is taken atomically in _enter().
+            if len(await aonline(slug)) >= room.max_members:
+                raise RoomFull(f"Room {slug!r} is full ({room.max_members} members).")
         return room
 
     async def _release(self, history: dict[str, Any]) -> None:
@@ -164,7 +205,10 @@ class RoomConsumer(Consumer):
 
     def _history_limits(self) -> tuple[int, int]:
         conf = get_settings()
-        return int(conf["HISTORY_LENGTH"]), int(conf["HISTORY_MAX_REPLAY"])
+        length, cap = int(conf["HISTORY_LENGTH"]), int(conf["HISTORY_MAX_REPLAY"])
+        if self.username is None:  # an anonymous replay costs at most a plain join
+            cap = min(cap, length)
+        return length, cap
 
     async def disconnect(self, code: int) -> None:
         hub = getattr(self, "hub", None)
@@ -207,9 +251,25 @@ class RoomConsumer(Consumer):
         if stored.created:
             await abroadcast(self.room.slug, message, exclude=[self.ws])
 
+    async def dispatch(self, content: dict[str, Any]) -> None:
+        await super().dispatch(content)
+        if content["type"] == "chat.message":
+            self._posted = True
+
     @event("typing")
     async def typing(self, content: dict[str, Any]) -> None:
-        if self.username is not None:
-            await abroadcast(
-                self.room.slug, {"type": "typing", "user": self.username}, exclude=[self.ws]
-            )
+        """Tell the others this user is typing, throttled by :attr:`typing_interval`."""
+        if self.username is None or not await self._typing_allowed():
+            return
+        await abroadcast(
+            self.room.slug, {"type": "typing", "user": self.username}, exclude=[self.ws]
+        )
+
+    async def _typing_allowed(self) -> bool:
+        if self.typing_interval is None or self._posted:
+            self._posted = False
+            return True
+        # A token bucket of one token: one delivery, then one per interval (see gcra()).
+        interval_us = max(1, round(self.typing_interval * 1_000_000))
+        key = f"typing.{self.room.slug}.{self.ws.user.pk}"
+        return bool(await self.hub.store.spend(key, interval_us, 1, int(time.time() * 1_000_000)))

@@ -56,9 +56,45 @@ class Presence:
         Returns the room's online users, the joiner included (for ``presence.state``).
         """
         before = await self.users(room)
+        member = self._enter(room, ws, username, meta)
+        await self.store.add(presence_key(room), member, self.hub.ttl)
+        return await self._announce(room, ws, username, before)
+
+    async def join_within(
+        self, room: str, ws: WebSocket, username: str, cap: int, meta: dict[str, Any] | None = None
+    ) -> list[str] | None:
+        """:meth:`join`, unless ``cap`` other users are online: then ``None``, and no entry.
+
+        The count and the entry are one atomic store operation, so users joining at the same
+        instant, on any number of processes, never take more than ``cap`` seats.
+        """
+        member = self._enter(room, ws, username, meta)
+        before = await self.store.add_within(
+            presence_key(room), member, username, self.hub.ttl, cap
+        )
+        if before is None:
+            self._forget(room, ws)
+            # A hub refresh during the call may have written the entry: it must not stay.
+            await self.store.remove(presence_key(room), member)
+            return None
+        return await self._announce(room, ws, username, before)
+
+    def _enter(self, room: str, ws: WebSocket, username: str, meta: dict[str, Any] | None) -> str:
+        # Recorded before the store call, so a close during it finds the entry to remove.
         member = json.dumps([username, ws.id, meta or {}], separators=(",", ":"))
         self.entries.setdefault(room, {})[ws] = member
-        await self.store.add(presence_key(room), member, self.hub.ttl)
+        return member
+
+    def _forget(self, room: str, ws: WebSocket) -> str | None:
+        entries = self.entries.get(room)
+        member = entries.pop(ws, None) if entries is not None else None
+        if entries is not None and not entries:
+            del self.entries[room]
+        return member
+
+    async def _announce(
+        self, room: str, ws: WebSocket, username: str, before: list[str]
+    ) -> list[str]:
         if username not in before:
             self.hub.events.append(
                 {"ts": time.time(), "kind": "join", "user": username, "room": room}
@@ -70,12 +106,9 @@ class Presence:
 
     async def leave(self, room: str, ws: WebSocket) -> None:
         """Remove ``ws``'s entry; announce the user's leave if it was their last connection."""
-        entries = self.entries.get(room)
-        member = entries.pop(ws, None) if entries is not None else None
+        member = self._forget(room, ws)
         if member is None:
             return
-        if not entries:
-            del self.entries[room]
         await self.store.remove(presence_key(room), member)
         username = _parse(member)[0]
         if username not in await self.users(room):

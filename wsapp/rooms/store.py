@@ -9,6 +9,7 @@ they are sorted sets scored by deadline, on the shard channels_redis would pick 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import Iterable
@@ -26,13 +27,77 @@ MAX_CONCURRENT_CALLS = 32
 
 class TTLStore(Protocol):
     async def add(self, key: str, member: str, ttl: float) -> None: ...
+    async def add_within(
+        self, key: str, member: str, owner: str, ttl: float, cap: int
+    ) -> list[str] | None: ...
     async def remove(self, key: str, member: str) -> bool: ...
     async def members(self, key: str) -> list[str]: ...
     async def refresh(self, entries: Iterable[tuple[str, str]], ttl: float) -> None: ...
     async def expire(self, key: str) -> list[str]: ...
-    async def incr(self, key: str, ttl: float) -> int: ...
+    async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool: ...
     async def put(self, key: str, value: str, ttl: float) -> None: ...
     async def get_many(self, keys: list[str]) -> list[str | None]: ...
+
+
+def gcra(tat: int, interval_us: int, burst: int, now_us: int) -> tuple[bool, int]:
+    """The generic cell rate algorithm: a token bucket kept as one number.
+
+    ``tat`` (theoretical arrival time) is when the bucket will be full again; an event is allowed
+    while that stays within ``burst`` intervals of now, and pushes it one interval on. Integer
+    microseconds keep Python and Redis's Lua (doubles, exact up to 2**53) in exact agreement.
+
+    Returns:
+        Whether the event is allowed, and the bucket's new ``tat``.
+    """
+    new_tat = max(tat, now_us) + interval_us
+    if new_tat - now_us > burst * interval_us:
+        return False, tat
+    return True, new_tat
+
+
+# :func:`gcra` in Redis. The key lives until its bucket is full again: a quiet user costs nothing.
+_GCRA_LUA = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + interval
+if tat - now > tonumber(ARGV[3]) * interval then
+  return 0
+end
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+return 1
+"""
+
+
+# RedisStore.add_within: the distinct owners of the live members, then the add if there is room.
+_ADD_WITHIN_LUA = """
+local seen, owners = {}, {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  -- The member itself, if a refresh wrote it early, holds no seat yet.
+  if m ~= ARGV[3] then
+    local ok, decoded = pcall(cjson.decode, m)
+    local owner = (ok and type(decoded) == 'table' and tostring(decoded[1])) or m
+    if not seen[owner] then
+      seen[owner] = true
+      owners[#owners + 1] = owner
+    end
+  end
+end
+if not seen[ARGV[4]] and #owners >= tonumber(ARGV[5]) then
+  return false
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return owners
+"""
+
+
+def _owner(member: str) -> str:
+    """The owner a capped set's member names: the first item of its JSON array."""
+    try:
+        decoded = json.loads(member)
+    except ValueError:
+        return member
+    return str(decoded[0]) if isinstance(decoded, list) and decoded else member
 
 
 class MemoryStore:
@@ -40,11 +105,21 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.sets: dict[str, dict[str, float]] = {}
-        self.counters: dict[str, tuple[int, float]] = {}
+        self.buckets: dict[str, int] = {}
         self.values: dict[str, tuple[str, float]] = {}
 
     async def add(self, key: str, member: str, ttl: float) -> None:
         self.sets.setdefault(key, {})[member] = time.time() + ttl
+
+    async def add_within(
+        self, key: str, member: str, owner: str, ttl: float, cap: int
+    ) -> list[str] | None:
+        """Add ``member`` unless ``cap`` other owners are live; see :meth:`RedisStore.add_within`."""
+        owners = sorted({_owner(m) for m in await self.members(key) if m != member})
+        if owner not in owners and len(owners) >= cap:
+            return None
+        await self.add(key, member, ttl)
+        return owners
 
     async def remove(self, key: str, member: str) -> bool:
         entries = self.sets.get(key)
@@ -71,16 +146,14 @@ class MemoryStore:
         found = (self.values.get(key) for key in keys)
         return [entry[0] if entry and entry[1] > now else None for entry in found]
 
-    async def incr(self, key: str, ttl: float) -> int:
-        """Count up under ``key``; the count starts over once it is ``ttl`` seconds old."""
-        now = time.time()
-        count, deadline = self.counters.get(key, (0, 0.0))
-        if deadline <= now:
-            count, deadline = 0, now + ttl
-        self.counters[key] = (count + 1, deadline)
-        if len(self.counters) > 10_000:  # drop dead windows now and then
-            self.counters = {k: v for k, v in self.counters.items() if v[1] > now}
-        return count + 1
+    async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool:
+        """One event from the bucket under ``key``; see :func:`gcra` (``False``: over the limit)."""
+        allowed, tat = gcra(self.buckets.get(key, 0), interval_us, burst, now_us)
+        if allowed:
+            self.buckets[key] = tat
+        if len(self.buckets) > 10_000:  # drop full (forgotten) buckets now and then
+            self.buckets = {k: v for k, v in self.buckets.items() if v > now_us}
+        return allowed
 
     async def expire(self, key: str) -> list[str]:
         now = time.time()
@@ -109,6 +182,35 @@ class RedisStore:
                 pipe.zadd(KEY_PREFIX + key, {member: deadline})
                 pipe.expire(KEY_PREFIX + key, int(ttl) + 60)
                 await pipe.execute()
+
+    async def add_within(
+        self, key: str, member: str, owner: str, ttl: float, cap: int
+    ) -> list[str] | None:
+        """Add ``member`` unless the set's live members already name ``cap`` owners other than
+        ``owner`` (a member is a JSON array whose first item is its owner: presence's entries).
+        ``member`` itself, if a refresh wrote it already, holds no seat and is not counted.
+
+        Count and add are one Lua script, so a crowd joining at once on any number of processes
+        can never take more than ``cap`` seats.
+
+        Returns:
+            The live owners before the add (sorted), or ``None``: full, nothing was added.
+        """
+        async with self._calls:
+            owners = await self._redis(key).eval(
+                _ADD_WITHIN_LUA,
+                1,
+                KEY_PREFIX + key,
+                time.time(),
+                time.time() + ttl,
+                member,
+                owner,
+                cap,
+                int(ttl) + 60,
+            )
+        if owners is None:
+            return None
+        return sorted(o.decode() if isinstance(o, bytes) else o for o in owners)
 
     async def remove(self, key: str, member: str) -> bool:
         async with self._calls:
@@ -144,14 +246,13 @@ class RedisStore:
             values.append(raw.decode() if isinstance(raw, bytes) else raw)
         return values
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool:
+        """:func:`gcra` as one Lua script: read, decide and write are atomic across processes."""
         async with self._calls:
-            redis = self._redis(key)
-            async with redis.pipeline(transaction=True) as pipe:
-                pipe.incr(KEY_PREFIX + key)
-                pipe.expire(KEY_PREFIX + key, max(1, int(ttl)), nx=True)
-                count, _ = await pipe.execute()
-        return int(count)
+            allowed = await self._redis(key).eval(
+                _GCRA_LUA, 1, KEY_PREFIX + key, now_us, interval_us, burst
+            )
+        return bool(allowed)
 
     async def expire(self, key: str) -> list[str]:
         """Remove the members whose deadline passed; only what this call removed is returned,

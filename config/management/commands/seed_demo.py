@@ -65,7 +65,9 @@ class Command(BaseCommand):
 
     def seed_rooms(self) -> None:
         User = get_user_model()  # noqa: N806
-        users = {u.username: u for u in User.objects.filter(username__in=[n for n, _ in DEMO_USERS])}
+        users = {
+            u.username: u for u in User.objects.filter(username__in=[n for n, _ in DEMO_USERS])
+        }
         for slug, title, description, private in DEMO_ROOMS:
             room, created = Room.objects.get_or_create(
                 slug=slug,

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from wsapp.proxy import ProxyHeadersMiddleware
 from wsapp.server import WsappServer
 
 DEFAULT_HOST = "127.0.0.1"
@@ -90,11 +91,16 @@ def load_application(use_static: bool) -> Any:
 
 
 def configure_logging(verbosity: int) -> None:
-    """Show wsapp's and Daphne's log lines at the level ``--verbosity`` asks for."""
+    """Show the server's log lines at the level ``--verbosity`` asks for, each with its time.
+
+    Loggers the project's ``LOGGING`` already handles are left to it; the others (all of wsapp's,
+    and Daphne's) get a timestamped console handler, not logging's bare last-resort one.
+    """
     level = _LOG_LEVELS.get(verbosity, logging.DEBUG)
     for name in ("wsapp.server", "daphne"):
+        logging.getLogger(name).setLevel(level)
+    for name in ("wsapp", "daphne"):
         logger = logging.getLogger(name)
-        logger.setLevel(level)
         if not logger.hasHandlers():
             handler = logging.StreamHandler()
             handler.setFormatter(
@@ -124,7 +130,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--proxy-headers",
             action="store_true",
-            help="Take the client address and scheme from X-Forwarded-For/-Port/-Proto.",
+            help="Take the client address and scheme from X-Forwarded-For/-Proto, believed only "
+            'from WSAPP["TRUSTED_PROXIES"].',
         )
         parser.add_argument(
             "--nostatic",
@@ -141,13 +148,13 @@ class Command(BaseCommand):
             if grace < 0:
                 raise CommandError(f"--shutdown-grace must be ≥ 0 seconds, got {grace}.")
             overrides["shutdown_grace"] = grace
+        application = load_application(options["use_static"])
         if options["proxy_headers"]:
-            overrides["proxy_forwarded_address_header"] = "X-Forwarded-For"
-            overrides["proxy_forwarded_port_header"] = "X-Forwarded-Port"
-            overrides["proxy_forwarded_proto_header"] = "X-Forwarded-Proto"
+            # Not Daphne's own proxy options: they believe X-Forwarded-For from any peer.
+            application = ProxyHeadersMiddleware(application)
         configure_logging(options["verbosity"])
         server = WsappServer.from_settings(
-            load_application(options["use_static"]),
+            application,
             endpoints,
             verbosity=options["verbosity"],
             root_path=getattr(settings, "FORCE_SCRIPT_NAME", None) or "",
