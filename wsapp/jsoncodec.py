@@ -24,7 +24,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import accumulate
 from typing import Any
 
@@ -75,10 +75,24 @@ def _finite_float(text: str) -> float:
 _decoder = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
 
 
-def nesting_depth(text: str) -> int:
-    """How deeply arrays and objects nest in the JSON ``text``, without parsing it (C speed)."""
+def _depths(text: str) -> Iterator[int]:
+    """The nesting depth after each bracket of the JSON ``text`` (strings skipped), lazily."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    return accumulate(map(_STEP.__getitem__, brackets))
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply arrays and objects nest in the JSON ``text``, without parsing it."""
+    return max(_depths(text), default=0)
+
+
+def deeper_than(text: str, limit: int) -> bool:
+    """Whether the JSON ``text`` nests deeper than ``limit``; stops at the first level too deep.
+
+    Costs one C-speed pass per bracket (about what parsing costs): so it only runs on text with
+    more than ``limit`` brackets, where parsing alone could recurse too deeply.
+    """
+    return any(map(limit.__lt__, _depths(text)))
 
 
 def _is_unicode(text: str) -> bool:
@@ -123,7 +137,7 @@ def make_loads(max_depth: int) -> Loads:
         if (
             len(text) > max_depth
             and text.count("[") + text.count("{") > max_depth
-            and nesting_depth(text) > max_depth
+            and deeper_than(text, max_depth)
         ):
             raise ValueError(f"The JSON is nested deeper than {max_depth} levels.")
         try:

@@ -47,6 +47,15 @@ def test_nesting_depth(text: str, depth: int) -> None:
     assert jsoncodec.nesting_depth(text) == depth
 
 
+@pytest.mark.parametrize(
+    ("text", "limit", "deeper"),
+    [("[[1]]", 2, False), ("[[1]]", 1, True), ("[" * 1_000_000, 128, True), ('["[[["]', 1, False)],
+    ids=["at-the-limit", "over", "a-million-open", "in-a-string"],
+)
+def test_deeper_than(text: str, limit: int, deeper: bool) -> None:
+    assert jsoncodec.deeper_than(text, limit) is deeper
+
+
 @override_settings(WSAPP={"JSON_MAX_DEPTH": 3})
 def test_the_default_codec_reads_json_max_depth() -> None:
     _, loads = jsoncodec.default_codec()
