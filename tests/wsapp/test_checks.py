@@ -180,6 +180,7 @@ def test_e004_bad_value(key: str, value: Any, hint: str) -> None:
         ("HISTORY_LENGTH", 0),
         ("SHUTDOWN_GRACE", 0),
         ("JSON_DUMPS", "json.dumps"),
+        ("JSON_MAX_DEPTH", 1_000),
         ("METRICS_ALLOWED_IPS", ["10.0.0.0/8", "::1", "192.168.1.7"]),
         ("METRICS_ALLOWED_IPS", []),
     ],
