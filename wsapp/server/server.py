@@ -22,11 +22,9 @@ from daphne.server import Server
 from twisted.internet import defer, reactor
 
 from wsapp.conf import get_settings
-from wsapp.server.protocol import (
-    PING_EXTENSION,
-    WsappWebSocketProtocol,
-    quiet_autobahn_debug_formatting,
-)
+from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
+from wsapp.server.budgets import Limits
+from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
 
 logger = logging.getLogger("wsapp.server")
 
@@ -78,6 +76,7 @@ class WsappServer(Server):
         max_send_buffer: unsent bytes after which a client is closed with 1013.
         compression: negotiate permessage-deflate.
         shutdown_grace: seconds applications get to finish after SIGTERM's 1001.
+        limits: per-connection budgets (fragments, control frames, inflating, queued bytes).
         **kwargs: passed to ``daphne.server.Server``.
     """
 
@@ -91,6 +90,7 @@ class WsappServer(Server):
         max_send_buffer: int = 4 * 1024 * 1024,
         compression: bool = True,
         shutdown_grace: float = 10.0,
+        limits: Limits | None = None,
         **kwargs: Any,
     ) -> None:
         # Daphne closes every websocket after 24 h by default; WSAPP["IDLE_TIMEOUT"] is ours.
@@ -101,6 +101,7 @@ class WsappServer(Server):
         autobahn_limit = max_message_size + 1 if max_message_size else 0
         kwargs["websocket_max_message_size"] = kwargs["websocket_max_frame_size"] = autobahn_limit
         super().__init__(application, endpoints=endpoints, **kwargs)
+        self.limits = limits or Limits()
         self.max_message_size = max_message_size or None
         self.max_queue = max_queue
         self.max_send_buffer = max_send_buffer
@@ -122,6 +123,7 @@ class WsappServer(Server):
             "max_send_buffer": conf["MAX_SEND_BUFFER"],
             "compression": conf["COMPRESSION"],
             "shutdown_grace": conf["SHUTDOWN_GRACE"],
+            "limits": Limits.from_settings(conf),
             "server_name": "wsapp",
         }
         options.update(kwargs)
@@ -133,7 +135,11 @@ class WsappServer(Server):
             f"MAX_MESSAGE_SIZE={self.max_message_size} "
             f"MAX_QUEUE={self.max_queue} PING_INTERVAL={self.ping_interval} "
             f"PING_TIMEOUT={self.ping_timeout} COMPRESSION={self.compression} "
-            f"MAX_SEND_BUFFER={self.max_send_buffer} SHUTDOWN_GRACE={self.shutdown_grace}"
+            f"MAX_SEND_BUFFER={self.max_send_buffer} SHUTDOWN_GRACE={self.shutdown_grace} "
+            f"MAX_QUEUE_BYTES={self.limits.max_queue_bytes} "
+            f"MAX_FRAGMENTS={self.limits.max_fragments} "
+            f"CONTROL_FRAME_RATE={self.limits.control_frame_rate!r} "
+            f"MAX_INFLATE_RATE={self.limits.max_inflate_rate}"
         )
 
     def run(self) -> None:
@@ -182,7 +188,7 @@ class WsappServer(Server):
 
         async def receive() -> Any:
             message = await queue.get()
-            protocol.application_received(queue.qsize())
+            protocol.application_received(queue.qsize(), message)
             return message
 
         instance = self.application(
