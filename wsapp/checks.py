@@ -91,6 +91,8 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "MAX_FRAGMENTS": (_positive_int, "a positive integer"),
     "CONTROL_FRAME_RATE": (_optional(_rate), "None or a rate such as '10/s burst 50'"),
     "MAX_INFLATE_RATE": (_optional(_positive_int), "a positive number of bytes a second, or None"),
+    "HANDSHAKE_TIMEOUT": (_positive_number, "a positive number of seconds"),
+    "MAX_PENDING_HANDSHAKES": (_positive_int, "a positive integer"),
     "SHUTDOWN_GRACE": (lambda v: isinstance(v, int | float) and v >= 0, "a number of seconds ≥ 0"),
     "CLOSE_ON_HANDLER_ERROR": (lambda v: isinstance(v, bool), "True or False"),
     "MAX_INVALID_FRAMES": (_positive_int, "a positive integer"),

@@ -41,6 +41,12 @@ DEFAULTS: dict[str, Any] = {
     # Bytes a second a client's compressed messages may inflate to under ``manage.py serve``;
     # above it the server stops reading that socket until the budget refills (None: no budget).
     "MAX_INFLATE_RATE": 4 * MiB,
+    # Seconds a client gets to send its request headers, and then to be accepted, under
+    # ``manage.py serve`` (408 / a dropped TCP after it).
+    "HANDSHAKE_TIMEOUT": 10.0,
+    # Connections whose request headers are still arriving, per ``manage.py serve`` process;
+    # over it the oldest such connection is dropped.
+    "MAX_PENDING_HANDSHAKES": 512,
     # Seconds without any incoming frame after which the socket is closed with 1001 (None: never).
     "IDLE_TIMEOUT": None,
     # Token bucket per connection, "N/s", "N/m" or "N/h", optionally "N/s burst B" (None: off).
