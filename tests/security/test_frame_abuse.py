@@ -238,3 +238,28 @@ async def test_queue_is_bounded_in_bytes(raw: RawClients, start_server: StartSer
     await client.send(frame(OP_TEXT, b"done"))
     answer = await client.read_frame(wait=30)
     assert answer.payload == f"{count} {count * MiB}".encode()
+
+
+async def test_inflating_sockets_of_an_application_that_is_behind_hold_bounded_memory(
+    raw: RawClients, start_server: StartServer
+) -> None:
+    # Eight sockets send 1 MiB bombs to a handler that reads nothing: with MAX_QUEUE's default
+    # (64) alone they once held 945 MB; MAX_QUEUE_BYTES and the inflate budget cap each socket.
+    server = start_server("serve", wsapp={"MAX_MESSAGE_SIZE": MiB, "MAX_QUEUE": 64})
+    await echo_round_trip(server)  # warm up imports and caches
+    before = server.rss_kib()
+    bombs = frame(OP_BINARY, deflated(b"\x00" * MiB), rsv=4) * 64
+    attackers = [
+        await raw.websocket(
+            server.host, server.port, "/test/sleepy/?seconds=60",
+            extra_headers=f"Sec-WebSocket-Extensions: {DEFLATE}\r\n",
+        )
+        for _ in range(8)
+    ]  # fmt: skip
+    for attacker in attackers:
+        attacker.writer.write(bombs)  # 64 MiB each once inflated, ~64 KB on the wire
+    await asyncio.sleep(4)
+    grown_mib = (server.rss_kib() - before) / KiB
+    assert grown_mib < 40, f"server RSS grew {grown_mib:.0f} MiB"
+    assert await echo_round_trip(server) < timeout(0.5)
+    assert_no_traceback(server)

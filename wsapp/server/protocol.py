@@ -140,6 +140,13 @@ class WsappWebSocketProtocol(WebSocketProtocol):
         ):
             self.pause_reading(PAUSED_FOR_QUEUE)
 
+    def processData(self) -> bool:
+        # Pausing the transport stops the socket, not the frames already read from it: one read
+        # of 1 KB bombs is a hundred MiB of messages. Leave them in autobahn's buffer.
+        if self.reading_paused and self.state == self.STATE_OPEN:
+            return False
+        return bool(super().processData())
+
     def onMessageBegin(self, isBinary: bool) -> None:
         self.budgets.fragments = 0
         super().onMessageBegin(isBinary)
@@ -331,6 +338,12 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             self.reading_paused = False
             if self.state != self.STATE_CLOSED:
                 self.transport.resumeProducing()
+                if self.data:  # frames read before the pause; no new read may come for them
+                    reactor.callLater(0, self._consume_buffered)
+
+    def _consume_buffered(self) -> None:
+        if not self.reading_paused and self.state in (self.STATE_OPEN, self.STATE_CLOSING):
+            self.consumeData()
 
     def application_received(self, queue_size: int, message: Any) -> None:
         """Resume reading once the application has drained its queue below half."""
