@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.e2e.servers import ServerProcess, StartServer
-from tests.security.rawws import RawClients, timeout, upgrade_request
+from tests.security.rawws import RawClient, RawClients, timeout, upgrade_request
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +119,40 @@ async def test_oversize_request_headers_get_400_or_a_drop(
     assert await client.closed_by_server(5)
     assert "Traceback" not in serve_server.output()
     await echo_works(serve_server)
+
+
+async def read_response(client: RawClient) -> bytes:
+    """One HTTP response (head and a Content-Length body); returns its head."""
+    head = await client.read_head()
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await asyncio.wait_for(client.reader.readexactly(length), timeout(10))
+    return head
+
+
+@pytest.mark.parametrize("requests", [0, 1], ids=["silent", "keep-alive"])
+async def test_idle_connection_is_closed_without_a_408(
+    raw: RawClients, start_server: StartServer, requests: int
+) -> None:
+    server = start_server("serve", wsapp={"HANDSHAKE_TIMEOUT": 1.0})
+    client = await raw.connect(server.host, server.port)
+    for _ in range(requests):
+        await client.send(b"GET /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert (await read_response(client)).startswith(b"HTTP/1.1 200 ")
+    started = time.monotonic()
+    assert await client.reader.read() == b""  # closed, and nothing written first
+    assert timeout(0.5) < time.monotonic() - started < timeout(4)
+
+
+async def test_keep_alive_request_that_stalls_gets_408(
+    raw: RawClients, start_server: StartServer
+) -> None:
+    server = start_server("serve", wsapp={"HANDSHAKE_TIMEOUT": 1.0})
+    client = await raw.connect(server.host, server.port)
+    await client.send(b"GET /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (await read_response(client)).startswith(b"HTTP/1.1 200 ")
+    await client.send(PARTIAL)  # the next request begins, and stalls
+    assert (await client.read_head()).startswith(REQUEST_TIMEOUT)

@@ -74,11 +74,17 @@ class WsappHTTPChannel(http.HTTPChannel):
     """Twisted's HTTP/1.1 channel, timed by a :class:`HandshakeGuard` until its headers are in."""
 
     guard: HandshakeGuard | None = None
+    # Whether any byte of the request being waited for has arrived (the 408 is only for those).
+    request_begun = False
 
     def connectionMade(self) -> None:
         super().connectionMade()
         if self.guard is not None:
             self.guard.started(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.request_begun = True
+        super().dataReceived(data)
 
     def allHeadersReceived(self) -> None:
         if self.guard is not None:
@@ -89,6 +95,7 @@ class WsappHTTPChannel(http.HTTPChannel):
         # Before Twisted's: it may parse a pipelined request at once (allHeadersReceived) or
         # close a non-persistent connection (connectionLost); both end the new wait.
         if self.guard is not None and self.transport is not None:
+            self.request_begun = False
             self.guard.started(self)
         super().requestDone(request)
 
@@ -98,12 +105,17 @@ class WsappHTTPChannel(http.HTTPChannel):
         super().connectionLost(reason)
 
     def handshake_expired(self) -> None:
-        """Answer 408 and close: the headers did not arrive in time (or others waited longer)."""
+        """Close: the headers did not arrive in time (or others waited longer).
+
+        A request that had begun gets a 408 first; an idle connection (a keep-alive one between
+        requests) is closed silently, as clients expect of an idle connection.
+        """
         transport: Any = self.transport
         if transport is None:
             return
         logger.debug("Dropping %s: request headers not received in time.", transport.getPeer())
-        transport.write(REQUEST_TIMEOUT_RESPONSE)
+        if self.request_begun:
+            transport.write(REQUEST_TIMEOUT_RESPONSE)
         self.loseConnection()
 
 
