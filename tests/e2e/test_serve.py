@@ -423,7 +423,9 @@ def test_start_up_logs_the_address_and_effective_settings(serve_server: ServerPr
     assert (
         f"wsapp serve listening on 127.0.0.1:{serve_server.port}; MAX_MESSAGE_SIZE=65536 "
         "MAX_QUEUE=8 PING_INTERVAL=20 PING_TIMEOUT=10 COMPRESSION=True MAX_SEND_BUFFER=1048576 "
-        "SHUTDOWN_GRACE=5.0"
+        "SHUTDOWN_GRACE=5.0 MAX_QUEUE_BYTES=1048576 MAX_FRAGMENTS=1024 "
+        "CONTROL_FRAME_RATE='10/s burst 50' MAX_INFLATE_RATE=4194304 HANDSHAKE_TIMEOUT=10.0 "
+        "MAX_PENDING_HANDSHAKES=512"
     ) in serve_server.output()
 
 

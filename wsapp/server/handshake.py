@@ -17,6 +17,7 @@ import collections
 import logging
 from typing import Any
 
+import daphne.server  # noqa: F401  isort: skip  (first: it installs the asyncio reactor)
 from twisted.internet import reactor as _reactor
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
