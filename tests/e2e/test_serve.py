@@ -221,6 +221,17 @@ async def test_application_ping_round_trip_through_the_scope_extension(
         assert await ws.recv() == "pong:hello"
 
 
+async def test_pongs_to_application_pings_do_not_count_as_a_control_frame_flood(
+    serve_server: ServerProcess,
+) -> None:
+    # 100 application pings in a row, more than CONTROL_FRAME_RATE's burst of 50.
+    async with connect(serve_server.url("/test/ping/")) as ws:
+        assert await ws.recv() == '{"wsapp.ping": {}}'
+        for index in range(100):
+            await ws.send(f"p{index}")
+            assert await asyncio.wait_for(ws.recv(), timeout=10) == f"pong:p{index}"
+
+
 async def test_ping_payload_over_125_bytes_is_refused(serve_server: ServerProcess) -> None:
     async with connect(serve_server.url("/test/ping/")) as ws:
         await ws.recv()

@@ -172,12 +172,14 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             self.sendPong(payload)
 
     def onPong(self, payload: bytes) -> None:
-        if not self.control_frame_allowed():
-            return
         payload = payload or b""
-        if payload in self.app_pings and hasattr(self, "application_queue"):
+        if payload in self.app_pings:
+            # Asked for by the application (however often it pings): not the client's flood.
             self.app_pings.remove(payload)
-            self.application_queue.put_nowait({"type": "wsapp.pong", "bytes": payload})
+            if hasattr(self, "application_queue"):
+                self.application_queue.put_nowait({"type": "wsapp.pong", "bytes": payload})
+        else:
+            self.control_frame_allowed()  # unsolicited (or the keepalive's, once a PING_INTERVAL)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         """Tell the application, with the peer's code and reason (the ``reason`` key of ASGI 2.5)."""
