@@ -336,6 +336,7 @@ async def test_raw_frames_get_their_rfc_answer(
     start_server: StartServer,  # noqa: F811  (the e2e fixture, imported above)
     name: str,
 ) -> None:
+    print(f"WSAPP_FUZZ_SEED={SEED}")  # shown with the output of a failing test
     server = start_server("serve", wsapp={"HANDSHAKE_TIMEOUT": 2.0})
     cases = GENERATORS[name](rng(name))
     tally = await run_cases(server, cases)
