@@ -97,6 +97,11 @@ async def test_pending_handshakes_over_the_cap_drop_the_oldest(
     assert all(await asyncio.gather(*(client.closed_by_server(5) for client in old)))
     assert not any(await asyncio.gather(*(client.closed_by_server(0.5) for client in new)))
     await echo_works(server)  # a complete handshake goes through (and pushes one more out)
+    warning = (
+        "20 connections are still sending request headers (MAX_PENDING_HANDSHAKES): "
+        "dropping the oldest; 1 dropped so far."
+    )
+    assert server.output().count(warning) == 1  # once, not once per connection dropped
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from typing import Any
 
 import daphne.server  # noqa: F401  isort: skip  (first: it installs the asyncio reactor)
@@ -27,6 +28,8 @@ reactor: Any = _reactor  # Twisted's stubs type the module, not the reactor it i
 
 logger = logging.getLogger("wsapp.server")
 
+# A full cap is logged at most this often: an attack must not become a log flood.
+WARN_EVERY = 60.0
 # RFC 9110 §15.5.9: 408, the server would not wait any longer for the request.
 REQUEST_TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
@@ -47,11 +50,14 @@ class HandshakeGuard:
         self.pending: collections.OrderedDict[WsappHTTPChannel, Any] = collections.OrderedDict()
         self.evicted = 0
         self.timed_out = 0
+        self._warned_at = float("-inf")
 
     def started(self, channel: WsappHTTPChannel) -> None:
         """``channel`` waits for request headers from now on (idempotent)."""
         if channel in self.pending:
             return
+        if len(self.pending) >= self.limit:
+            self._warn_full()
         while len(self.pending) >= self.limit:
             oldest, call = self.pending.popitem(last=False)
             call.cancel()
@@ -64,6 +70,17 @@ class HandshakeGuard:
         call = self.pending.pop(channel, None)
         if call is not None and call.active():
             call.cancel()
+
+    def _warn_full(self) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY:
+            self._warned_at = now
+            logger.warning(
+                "%d connections are still sending request headers (MAX_PENDING_HANDSHAKES): "
+                "dropping the oldest; %d dropped so far.",
+                self.limit,
+                self.evicted + 1,
+            )
 
     def _expire(self, channel: WsappHTTPChannel) -> None:
         self.pending.pop(channel, None)
