@@ -30,6 +30,23 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_SIZE": MiB,
     # Incoming messages queued per connection before the server stops reading its socket.
     "MAX_QUEUE": 64,
+    # The same in bytes: ``manage.py serve`` stops reading a socket whose queued messages hold
+    # this much (one message may go over it), so a connection holds about this plus one message.
+    "MAX_QUEUE_BYTES": MiB,
+    # Frames one incoming message may arrive in under ``manage.py serve`` (1008 above it): each
+    # frame costs the server ~120 bytes beyond its payload, so 1-byte fragments pin 100× the data.
+    "MAX_FRAGMENTS": 1024,
+    # Ping and pong frames a client may send under ``manage.py serve``, as a rate (1008 above it).
+    "CONTROL_FRAME_RATE": "10/s burst 50",
+    # Bytes a second a client's compressed messages may inflate to under ``manage.py serve``;
+    # above it the server stops reading that socket until the budget refills (None: no budget).
+    "MAX_INFLATE_RATE": 4 * MiB,
+    # Seconds a client gets to send its request headers, and then to be accepted, under
+    # ``manage.py serve`` (408 / a dropped TCP after it).
+    "HANDSHAKE_TIMEOUT": 10.0,
+    # Connections whose request headers are still arriving, per ``manage.py serve`` process;
+    # over it the oldest such connection is dropped.
+    "MAX_PENDING_HANDSHAKES": 512,
     # Seconds without any incoming frame after which the socket is closed with 1001 (None: never).
     "IDLE_TIMEOUT": None,
     # Token bucket per connection, "N/s", "N/m" or "N/h", optionally "N/s burst B" (None: off).

@@ -38,6 +38,7 @@ from wsapp.codes import CloseCode
 pytestmark = pytest.mark.e2e
 
 KiB = 1024
+MiB = 1024 * KiB
 MAX_MESSAGE_SIZE = 64 * KiB  # tests.e2e.settings_serve
 GRACE = 5.0  # tests.e2e.settings_serve
 
@@ -220,6 +221,17 @@ async def test_application_ping_round_trip_through_the_scope_extension(
         assert await ws.recv() == "pong:hello"
 
 
+async def test_pongs_to_application_pings_do_not_count_as_a_control_frame_flood(
+    serve_server: ServerProcess,
+) -> None:
+    # 100 application pings in a row, more than CONTROL_FRAME_RATE's burst of 50.
+    async with connect(serve_server.url("/test/ping/")) as ws:
+        assert await ws.recv() == '{"wsapp.ping": {}}'
+        for index in range(100):
+            await ws.send(f"p{index}")
+            assert await asyncio.wait_for(ws.recv(), timeout=10) == f"pong:p{index}"
+
+
 async def test_ping_payload_over_125_bytes_is_refused(serve_server: ServerProcess) -> None:
     async with connect(serve_server.url("/test/ping/")) as ws:
         await ws.recv()
@@ -293,6 +305,43 @@ async def test_slow_reader_is_closed_with_1013_and_memory_stays_bounded(
     assert grown_mib < 24, f"server RSS grew {grown_mib:.0f} MiB"
     assert 0 < received < count // 4, received  # what the buffers held, then the close
     assert serve_server.output().count("with 1013: ") == 1
+
+
+# WSAPP's defaults for the flow-control settings (tests.e2e.settings_serve lowers them), with
+# MAX_MESSAGE_SIZE raised to let Autobahn's 9.1.6/9.2.6 16 MiB messages in.
+DEFAULT_FLOW = {"MAX_QUEUE": 64, "MAX_SEND_BUFFER": 4 * MiB, "MAX_MESSAGE_SIZE": 16 * MiB}
+
+
+@pytest.mark.parametrize(
+    "payload", ["x" * (16 * MiB), b"\xfe" * (16 * MiB)], ids=["text", "binary"]
+)
+async def test_16_mib_echo_reaches_a_client_that_reads_it(
+    start_server: StartServer, payload: str | bytes
+) -> None:
+    # One message four times MAX_SEND_BUFFER: nothing was waiting before it, so no slow reader.
+    server = start_server("serve", wsapp=DEFAULT_FLOW)
+    async with connect(server.url("/test/echo/"), compression=None, max_size=None) as ws:
+        for _ in range(2):
+            await ws.send(payload)
+            assert await asyncio.wait_for(ws.recv(), timeout=60) == payload
+    assert "with 1013: " not in server.output()
+
+
+async def test_client_that_does_not_read_is_still_closed_with_1013_under_the_defaults(
+    start_server: StartServer,
+) -> None:
+    server = start_server("serve", wsapp=DEFAULT_FLOW)
+    count, size = 2000, 64 * KiB  # 125 MiB if the server buffered all of it
+    url = server.url(f"/test/flood/?count={count}&size={size}")
+    async with connect(url, compression=None, max_size=None, max_queue=4) as ws:
+        await asyncio.sleep(2)  # read nothing while the server floods
+        received = 0
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+                received += 1
+    assert (ws.close_code, ws.close_reason) == (CloseCode.TRY_AGAIN_LATER, "send buffer full")
+    assert 0 < received < count // 4, received
 
 
 async def test_fast_sender_is_paused_while_the_application_is_behind(
@@ -385,7 +434,9 @@ def test_start_up_logs_the_address_and_effective_settings(serve_server: ServerPr
     assert (
         f"wsapp serve listening on 127.0.0.1:{serve_server.port}; MAX_MESSAGE_SIZE=65536 "
         "MAX_QUEUE=8 PING_INTERVAL=20 PING_TIMEOUT=10 COMPRESSION=True MAX_SEND_BUFFER=1048576 "
-        "SHUTDOWN_GRACE=5.0"
+        "SHUTDOWN_GRACE=5.0 MAX_QUEUE_BYTES=1048576 MAX_FRAGMENTS=1024 "
+        "CONTROL_FRAME_RATE='10/s burst 50' MAX_INFLATE_RATE=4194304 HANDSHAKE_TIMEOUT=10.0 "
+        "MAX_PENDING_HANDSHAKES=512"
     ) in serve_server.output()
 
 

@@ -158,6 +158,12 @@ METRICS_IPS_HINT = "Use a list of IP addresses or networks, e.g. ['127.0.0.1', '
         ("METRICS_ALLOWED_IPS", "127.0.0.1", METRICS_IPS_HINT),
         ("METRICS_ALLOWED_IPS", ["localhost"], METRICS_IPS_HINT),
         ("METRICS_ALLOWED_IPS", [2130706433], METRICS_IPS_HINT),
+        ("MAX_QUEUE_BYTES", 0, "Use a positive number of bytes."),
+        ("MAX_FRAGMENTS", 1.5, "Use a positive integer."),
+        ("CONTROL_FRAME_RATE", "lots", "Use None or a rate such as '10/s burst 50'."),
+        ("MAX_INFLATE_RATE", -1, "Use a positive number of bytes a second, or None."),
+        ("HANDSHAKE_TIMEOUT", None, "Use a positive number of seconds."),
+        ("MAX_PENDING_HANDSHAKES", 0, "Use a positive integer."),
     ],
     ids=lambda value: repr(value) if not isinstance(value, str) or " " not in value else None,
 )
@@ -183,6 +189,9 @@ def test_e004_bad_value(key: str, value: Any, hint: str) -> None:
         ("JSON_MAX_DEPTH", 1_000),
         ("METRICS_ALLOWED_IPS", ["10.0.0.0/8", "::1", "192.168.1.7"]),
         ("METRICS_ALLOWED_IPS", []),
+        ("CONTROL_FRAME_RATE", None),
+        ("MAX_INFLATE_RATE", None),
+        ("HANDSHAKE_TIMEOUT", 2.5),
     ],
 )
 def test_e004_accepts_good_values(key: str, value: Any) -> None:

@@ -1,7 +1,9 @@
 """``manage.py serve``'s server: Daphne, subclassed, configured from ``WSAPP``.
 
-Importing this package installs Twisted's asyncio reactor (through ``daphne.server``), so import
-it before anything that imports ``twisted.internet.reactor``.
+Importing :class:`WsappServer` or :class:`WsappWebSocketProtocol` installs Twisted's asyncio
+reactor (through ``daphne.server``), so import them before anything that imports
+``twisted.internet.reactor``. The plain modules (``budgets``, ``buffers``) install nothing: the
+names below are loaded on first use, so unit tests can import those without a reactor.
 
 Public names:
 
@@ -12,9 +14,28 @@ Public names:
 
 from __future__ import annotations
 
-import daphne.server  # noqa: F401  isort: skip  (first: it installs the asyncio reactor)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
-from wsapp.server.server import WsappServer
+if TYPE_CHECKING:
+    from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
+    from wsapp.server.server import WsappServer
 
 __all__ = ["PING_EXTENSION", "WsappServer", "WsappWebSocketProtocol"]
+
+_HOMES = {
+    "PING_EXTENSION": "wsapp.server.protocol",
+    "WsappWebSocketProtocol": "wsapp.server.protocol",
+    "WsappServer": "wsapp.server.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Deferred on purpose: these modules install Twisted's asyncio reactor when imported.
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'wsapp.server' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,9 +9,13 @@ keeps Daphne's handshake and scope, and changes only what the application's mess
 - ``websocket.send`` sends empty text and bytes, and refuses a message with both or neither;
 - ``wsapp.ping`` sends a protocol ping; its pong comes back as ``wsapp.pong`` (see
   :data:`PING_EXTENSION`);
-- reading stops while the application has ``MAX_QUEUE`` messages waiting, and resumes when it
-  has drained half of them;
-- a client with more than ``MAX_SEND_BUFFER`` bytes waiting to be written is closed with 1013.
+- reading stops while the application has ``MAX_QUEUE`` messages or ``MAX_QUEUE_BYTES`` bytes
+  waiting, and resumes when it has drained half of them; it also stops while the client's
+  compressed messages are over ``MAX_INFLATE_RATE``, until the budget refills;
+- a client that has not read ``MAX_SEND_BUFFER`` bytes of what was sent before is closed with
+  1013 (one message bigger than the buffer still goes to a client that reads it), pongs included;
+- a message in more than ``MAX_FRAGMENTS`` frames, or pings and pongs over
+  ``CONTROL_FRAME_RATE``, close the socket with 1008.
 """
 
 from __future__ import annotations
@@ -24,10 +28,24 @@ from typing import Any
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor before Twisted picks one)
 from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import reactor as _reactor
 
 from wsapp.codes import CloseCode, is_sendable
+from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
+from wsapp.server.budgets import Budgets
+from wsapp.server.buffers import buffered_bytes, flush
 
 logger = logging.getLogger("wsapp.server")
+reactor: Any = _reactor  # Twisted's stubs type the module, not the reactor it installs
+
+__all__ = [
+    "PING_EXTENSION",
+    "WsappWebSocketProtocol",
+    "buffered_bytes",
+    "flush",
+    "quiet_autobahn_debug_formatting",
+    "truncate_reason",
+]
 
 #: The scope extension ``serve`` declares: ``scope["extensions"]["wsapp.ping"] == {}``. The
 #: application sends ``{"type": "wsapp.ping", "bytes": payload}`` (at most 125 bytes) and
@@ -42,6 +60,10 @@ MAX_PENDING_PINGS = 32
 
 SHUTDOWN_REASON = "server shutting down"
 SEND_BUFFER_REASON = "send buffer full"
+CONTROL_FRAME_REASON = "too many control frames"
+# Why reading is paused: the application is behind, or the client is over its inflate budget.
+PAUSED_FOR_QUEUE = "queue"
+PAUSED_FOR_INFLATE = "inflate"
 
 
 def truncate_reason(reason: str) -> bytes:
@@ -49,86 +71,6 @@ def truncate_reason(reason: str) -> bytes:
     encoded = reason.encode("utf-8", "replace")[:MAX_CLOSE_REASON]
     # A cut inside a multi-byte character leaves an incomplete tail; "ignore" drops just that.
     return encoded.decode("utf-8", "ignore").encode("utf-8")
-
-
-def buffered_bytes(transport: Any) -> int:
-    """Bytes written to ``transport`` that the kernel has not taken yet.
-
-    Twisted's ``FileDescriptor`` keeps them in ``dataBuffer`` (from ``offset`` on) plus
-    ``_tempDataBuffer`` (``_tempDataLen`` bytes). A wrapping transport (TLS) passes its
-    bytes on to the one below, so the whole chain is summed.
-    """
-    total = 0
-    for _ in range(4):  # TCP, or TLS over TCP: never deeper than a couple of wrappers
-        if transport is None:
-            break
-        data = getattr(transport, "dataBuffer", b"")
-        total += len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
-        transport = getattr(transport, "transport", None)
-    return total
-
-
-def quiet_autobahn_debug_formatting() -> None:
-    """Make autobahn's debug-log argument helpers lazy.
-
-    autobahn formats the arguments of its debug lines eagerly, logging enabled or not:
-    ``hltype``/``hlval`` (``click.style``) run on every frame written. Wrapped, they format only
-    if a debug line is ever rendered. Only those helpers, which autobahn passes as log-call
-    keyword arguments, are wrapped. Idempotent.
-    """
-    import autobahn.websocket.protocol as autobahn_protocol
-
-    for name in ("hltype", "hlval", "hl"):
-        helper = getattr(autobahn_protocol, name, None)
-        if helper is not None and not isinstance(helper, _LazyFormat):
-            setattr(autobahn_protocol, name, _LazyFormat(helper))
-
-
-class _LazyFormat:
-    """``helper(...)`` returns a value that calls the real helper only when formatted."""
-
-    __slots__ = ("helper",)
-
-    def __init__(self, helper: Any) -> None:
-        self.helper = helper
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Deferred:
-        return _Deferred(self.helper, args, kwargs)
-
-
-class _Deferred:
-    __slots__ = ("args", "helper", "kwargs")
-
-    def __init__(self, helper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.helper, self.args, self.kwargs = helper, args, kwargs
-
-    def __str__(self) -> str:
-        return str(self.helper(*self.args, **self.kwargs))
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-    __repr__ = __str__
-
-
-def flush(transport: Any, limit: int) -> int:
-    """Write ``transport``'s buffer to the socket until it is at most ``limit`` or the kernel
-    takes no more; return what is still buffered."""
-    buffered = buffered_bytes(transport)
-    innermost = transport
-    while getattr(innermost, "transport", None) is not None:
-        innermost = innermost.transport
-    if not hasattr(innermost, "doWrite") or getattr(innermost, "disconnecting", True):
-        return buffered
-    while buffered > limit:
-        # doWrite returns an exception for a broken socket: the reactor's own doWrite reports it.
-        if innermost.doWrite() is not None:
-            break
-        remaining = buffered_bytes(transport)
-        if remaining >= buffered:
-            break
-        buffered = remaining
-    return buffered
 
 
 def _response_headers(headers: Iterable[Any]) -> dict[str, list[str]]:
@@ -158,6 +100,12 @@ class WsappWebSocketProtocol(WebSocketProtocol):
 
     def onConnect(self, request: Any) -> Any:
         self.app_pings: collections.deque[bytes] = collections.deque(maxlen=MAX_PENDING_PINGS)
+        server = self.factory.server_class  # Daphne sets self.server from it in onConnect
+        self.budgets = Budgets(server.limits, server.max_message_size)
+        self.pause_reasons: set[str] = set()
+        # Sizes of the received messages the application has not taken yet, oldest first.
+        self.queued_sizes: collections.deque[int] = collections.deque()
+        self.queued_bytes = 0
         return super().onConnect(request)
 
     def onOpen(self) -> None:
@@ -173,22 +121,65 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             # that inflates just past autobahn's limit arrives cut to it instead of failing.
             self._fail_connection(CloseCode.MESSAGE_TOO_BIG, f"message over {limit} bytes")
             return
+        compressed = getattr(self, "_isMessageCompressed", False)
         super().onMessage(payload, isBinary)
         queue = getattr(self, "application_queue", None)
-        if queue is not None and not self.reading_paused:
-            if queue.qsize() >= self.server.max_queue:
-                self.pause_reading()
+        if queue is None or self.muted:
+            return  # Daphne queued nothing
+        self.queued_sizes.append(len(payload))
+        self.queued_bytes += len(payload)
+        if compressed:
+            # What the client sent cost it a fraction of what inflating it cost us.
+            wait = self.budgets.inflated(len(payload), time.monotonic())
+            if wait > 0 and PAUSED_FOR_INFLATE not in self.pause_reasons:
+                self.pause_reading(PAUSED_FOR_INFLATE)
+                reactor.callLater(wait, self.resume_reading, PAUSED_FOR_INFLATE)
+        if PAUSED_FOR_QUEUE not in self.pause_reasons and (
+            queue.qsize() >= self.server.max_queue
+            or self.queued_bytes >= self.server.limits.max_queue_bytes
+        ):
+            self.pause_reading(PAUSED_FOR_QUEUE)
+
+    def processData(self) -> bool:
+        # Pausing the transport stops the socket, not the frames already read from it: one read
+        # of 1 KB bombs is a hundred MiB of messages. Leave them in autobahn's buffer.
+        if self.reading_paused and self.state == self.STATE_OPEN:
+            return False
+        return bool(super().processData())
+
+    def onMessageBegin(self, isBinary: bool) -> None:
+        self.budgets.fragments = 0
+        super().onMessageBegin(isBinary)
+
+    def onMessageFrameBegin(self, length: int) -> None:
+        if not self.budgets.fragment() and not self.failedByMe:
+            # Payload-only accounting would let 1-byte fragments pin ~120× their bytes.
+            # RFC 6455 §7.4.1: 1008 = policy violation.
+            limit = self.server.limits.max_fragments
+            self._fail_connection(CloseCode.POLICY_VIOLATION, f"message in over {limit} frames")
+        super().onMessageFrameBegin(length)
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         # autobahn's hook; its reason would quote its own limit, one byte over MAX_MESSAGE_SIZE.
         limit = self.server.max_message_size
         self._fail_connection(CloseCode.MESSAGE_TOO_BIG, f"message over {limit} bytes")
 
+    def onPing(self, payload: bytes) -> None:
+        """Answer, unless pings come too fast or the client has not read the earlier pongs."""
+        if not self.control_frame_allowed() or self.state != self.STATE_OPEN:
+            return
+        if not self.check_send_buffer():
+            self.sendPong(payload)
+
     def onPong(self, payload: bytes) -> None:
         payload = payload or b""
-        if payload in self.app_pings and hasattr(self, "application_queue"):
+        if payload in self.app_pings:
+            # Asked for by the application (however often it pings): not the client's flood.
             self.app_pings.remove(payload)
-            self.application_queue.put_nowait({"type": "wsapp.pong", "bytes": payload})
+            if hasattr(self, "application_queue"):
+                self.application_queue.put_nowait({"type": "wsapp.pong", "bytes": payload})
+        else:
+            self.control_frame_allowed()  # unsolicited (or the keepalive's, once a PING_INTERVAL)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         """Tell the application, with the peer's code and reason (the ``reason`` key of ASGI 2.5)."""
@@ -296,11 +287,12 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             return
         limit = self.maxMessagePayloadSize
         self.maxMessagePayloadSize = 0  # MAX_MESSAGE_SIZE bounds what we receive, not what we send
+        before = buffered_bytes(self.transport)
         try:
             self.sendMessage(payload, binary)
         finally:
             self.maxMessagePayloadSize = limit
-        self.check_send_buffer()
+        self.check_send_buffer(added=buffered_bytes(self.transport) - before)
 
     def send_app_ping(self, payload: Any) -> None:
         """Send a protocol ping for the application (the ``wsapp.ping`` extension).
@@ -318,8 +310,21 @@ class WsappWebSocketProtocol(WebSocketProtocol):
 
     # -- flow control ----------------------------------------------------------------------
 
-    def pause_reading(self) -> None:
-        """Stop reading the socket: the application is ``MAX_QUEUE`` messages behind."""
+    def control_frame_allowed(self) -> bool:
+        """Count a ping or pong against ``CONTROL_FRAME_RATE``; over it, close with 1008."""
+        if self.budgets.control_frame(time.monotonic()):
+            return True
+        if not self.failedByMe:
+            # RFC 6455 §7.4.1: 1008 = policy violation.
+            self._fail_connection(CloseCode.POLICY_VIOLATION, CONTROL_FRAME_REASON)
+        return False
+
+    def pause_reading(self, reason: str = PAUSED_FOR_QUEUE) -> None:
+        """Stop reading the socket, for ``reason``: the application is behind (``MAX_QUEUE``,
+        ``MAX_QUEUE_BYTES``) or the client is over ``MAX_INFLATE_RATE``."""
+        self.pause_reasons.add(reason)
+        if self.reading_paused:
+            return
         self.reading_paused = True
         self.transport.pauseProducing()
         # No pong can be read while paused; a slow application must not look like a dead peer.
@@ -328,24 +333,52 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             self.autoPingTimeoutCall = None
             self.autoPingPending = None
 
-    def application_received(self, queue_size: int) -> None:
-        """Resume reading once the application has drained its queue below half."""
-        if self.reading_paused and queue_size < max(1, self.server.max_queue // 2):
+    def resume_reading(self, reason: str) -> None:
+        """``reason`` no longer holds; read again if no other does."""
+        self.pause_reasons.discard(reason)
+        if self.reading_paused and not self.pause_reasons:
             self.reading_paused = False
             if self.state != self.STATE_CLOSED:
                 self.transport.resumeProducing()
+                if self.data:  # frames read before the pause; no new read may come for them
+                    reactor.callLater(0, self._consume_buffered)
 
-    def check_send_buffer(self) -> None:
-        """Close a client that does not read before its unsent bytes grow without bound."""
+    def _consume_buffered(self) -> None:
+        if not self.reading_paused and self.state in (self.STATE_OPEN, self.STATE_CLOSING):
+            self.consumeData()
+
+    def application_received(self, queue_size: int, message: Any) -> None:
+        """Resume reading once the application has drained its queue below half."""
+        if isinstance(message, dict) and message.get("type") == "websocket.receive":
+            if self.queued_sizes:
+                self.queued_bytes -= self.queued_sizes.popleft()
+        if (
+            PAUSED_FOR_QUEUE in self.pause_reasons
+            and queue_size < max(1, self.server.max_queue // 2)
+            and self.queued_bytes < self.server.limits.max_queue_bytes // 2
+        ):
+            self.resume_reading(PAUSED_FOR_QUEUE)
+
+    def check_send_buffer(self, added: int = 0) -> bool:
+        """Close a client that does not read before its unsent bytes grow without bound.
+
+        Args:
+            added: bytes just written, which the client cannot have read yet. Only what was
+                waiting before them counts: one message bigger than ``MAX_SEND_BUFFER`` still
+                goes to a client that reads, but a second one behind it does not.
+
+        Returns:
+            Whether the client was closed (1013).
+        """
         limit = self.server.max_send_buffer
-        if buffered_bytes(self.transport) <= limit or self.state != self.STATE_OPEN:
-            return
+        if self.state != self.STATE_OPEN or buffered_bytes(self.transport) - added <= limit:
+            return False
         # Twisted only writes when the reactor gets a turn: an application sending a burst
         # without yielding fills the buffer even for a fast reader. Let the kernel take what
-        # it will before calling the client slow.
-        buffered = flush(self.transport, limit)
-        if buffered <= limit:
-            return
+        # it will before calling the client slow. It writes oldest first.
+        buffered = flush(self.transport, limit + added)
+        if buffered - added <= limit:
+            return False
         logger.warning(
             "Closing websocket %s (%s) with 1013: %d bytes unsent, over MAX_SEND_BUFFER=%d.",
             self._client_text(),
@@ -359,6 +392,7 @@ class WsappWebSocketProtocol(WebSocketProtocol):
         self.sendCloseFrame(
             code=CloseCode.TRY_AGAIN_LATER, reasonUtf8=SEND_BUFFER_REASON.encode("utf-8")
         )
+        return True
 
     def close_for_shutdown(self) -> None:
         """Send 1001 "server shutting down"; the client's reply ends the connection."""

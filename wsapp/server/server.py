@@ -22,11 +22,10 @@ from daphne.server import Server
 from twisted.internet import defer, reactor
 
 from wsapp.conf import get_settings
-from wsapp.server.protocol import (
-    PING_EXTENSION,
-    WsappWebSocketProtocol,
-    quiet_autobahn_debug_formatting,
-)
+from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
+from wsapp.server.budgets import Limits
+from wsapp.server.handshake import HandshakeGuard, channel_factory
+from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
 
 logger = logging.getLogger("wsapp.server")
 
@@ -78,6 +77,9 @@ class WsappServer(Server):
         max_send_buffer: unsent bytes after which a client is closed with 1013.
         compression: negotiate permessage-deflate.
         shutdown_grace: seconds applications get to finish after SIGTERM's 1001.
+        limits: per-connection budgets (fragments, control frames, inflating, queued bytes).
+        handshake_timeout: seconds for the request headers, and then for the accept.
+        max_pending_handshakes: connections that may be sending request headers at once.
         **kwargs: passed to ``daphne.server.Server``.
     """
 
@@ -91,6 +93,9 @@ class WsappServer(Server):
         max_send_buffer: int = 4 * 1024 * 1024,
         compression: bool = True,
         shutdown_grace: float = 10.0,
+        limits: Limits | None = None,
+        handshake_timeout: float = 10.0,
+        max_pending_handshakes: int = 512,
         **kwargs: Any,
     ) -> None:
         # Daphne closes every websocket after 24 h by default; WSAPP["IDLE_TIMEOUT"] is ours.
@@ -100,7 +105,11 @@ class WsappServer(Server):
         # message arrives one byte too big and the protocol refuses it with 1009. 0: no limit.
         autobahn_limit = max_message_size + 1 if max_message_size else 0
         kwargs["websocket_max_message_size"] = kwargs["websocket_max_frame_size"] = autobahn_limit
+        # autobahn's opening-handshake timeout: from the upgrade until the application accepts.
+        kwargs["websocket_handshake_timeout"] = handshake_timeout
         super().__init__(application, endpoints=endpoints, **kwargs)
+        self.limits = limits or Limits()
+        self.handshake_guard = HandshakeGuard(handshake_timeout, max_pending_handshakes)
         self.max_message_size = max_message_size or None
         self.max_queue = max_queue
         self.max_send_buffer = max_send_buffer
@@ -122,6 +131,9 @@ class WsappServer(Server):
             "max_send_buffer": conf["MAX_SEND_BUFFER"],
             "compression": conf["COMPRESSION"],
             "shutdown_grace": conf["SHUTDOWN_GRACE"],
+            "limits": Limits.from_settings(conf),
+            "handshake_timeout": conf["HANDSHAKE_TIMEOUT"],
+            "max_pending_handshakes": conf["MAX_PENDING_HANDSHAKES"],
             "server_name": "wsapp",
         }
         options.update(kwargs)
@@ -133,7 +145,13 @@ class WsappServer(Server):
             f"MAX_MESSAGE_SIZE={self.max_message_size} "
             f"MAX_QUEUE={self.max_queue} PING_INTERVAL={self.ping_interval} "
             f"PING_TIMEOUT={self.ping_timeout} COMPRESSION={self.compression} "
-            f"MAX_SEND_BUFFER={self.max_send_buffer} SHUTDOWN_GRACE={self.shutdown_grace}"
+            f"MAX_SEND_BUFFER={self.max_send_buffer} SHUTDOWN_GRACE={self.shutdown_grace} "
+            f"MAX_QUEUE_BYTES={self.limits.max_queue_bytes} "
+            f"MAX_FRAGMENTS={self.limits.max_fragments} "
+            f"CONTROL_FRAME_RATE={self.limits.control_frame_rate!r} "
+            f"MAX_INFLATE_RATE={self.limits.max_inflate_rate} "
+            f"HANDSHAKE_TIMEOUT={self.handshake_guard.timeout} "
+            f"MAX_PENDING_HANDSHAKES={self.handshake_guard.limit}"
         )
 
     def run(self) -> None:
@@ -147,7 +165,8 @@ class WsappServer(Server):
         super().run()
 
     def _started(self) -> None:
-        """Tune the websocket factory Daphne built in ``run()``, before any connection arrives."""
+        """Tune the factories Daphne built in ``run()``, before any connection arrives."""
+        self.http_factory.protocol = channel_factory(self.handshake_guard)
         self.ws_factory.protocol = WsappWebSocketProtocol
         self.ws_factory.setProtocolOptions(
             # Close frames (1009, 1002, 1007) on protocol errors instead of a dropped TCP (1006).
@@ -182,7 +201,7 @@ class WsappServer(Server):
 
         async def receive() -> Any:
             message = await queue.get()
-            protocol.application_received(queue.qsize())
+            protocol.application_received(queue.qsize(), message)
             return message
 
         instance = self.application(
