@@ -5,6 +5,10 @@ on every process at once (one ``group_send`` to the user's group), and what enfo
 ``WSAPP["MAX_CONNECTIONS_PER_USER"]`` across processes: each socket is an entry in a shared,
 expiring set, renewed by its hub, so a crashed process's sockets stop counting within
 ``PRESENCE_TTL``.
+
+A socket counts once its accept hooks ran, which is after the handshake the client sees. When two
+processes admit a user's sockets at once, the one whose count reaches Redis last is refused, not
+necessarily the one whose handshake completed last; the cap itself always holds.
 """
 
 from __future__ import annotations
