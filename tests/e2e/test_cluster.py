@@ -410,3 +410,33 @@ async def test_per_user_rate_limit_is_shared_across_processes(cluster, cookies) 
     assert json.loads(await asyncio.wait_for(b.recv(), TIMEOUT))["code"] == "rate_limited"
     await a.close()
     await b.close()
+
+
+async def test_idle_hubs_log_nothing_and_deliver_the_next_message_at_once(
+    redis_cluster, cookies
+) -> None:
+    """redis-py's 5 s socket timeout used to end the hub's 5 s blocking read: a traceback per
+    idle hub every ~6 s, and the first message after 5 s of silence waited out a 1 s back-off."""
+    p1, p2 = redis_cluster()
+    run = uuid.uuid4().hex[:12]
+    alice, _, _ = await join(p1, cookies["alice"], room="random")
+    bob, _, _ = await join(p2, cookies["bob"], room="random")
+    await recv_type(alice, "presence.diff")
+    latencies = []
+    # Five silences of 6.5 s (32 s idle in all): each one outlasts a blocking read, so every
+    # message is the first after an idle read timed out. The wait *is* the scenario here.
+    for i, (sender, receiver) in enumerate([(alice, bob), (bob, alice)] * 2 + [(alice, bob)]):
+        await asyncio.sleep(6.5)
+        sent_at = time.monotonic()
+        body = f"after silence {i}"
+        await sender.send(
+            json.dumps({"type": "chat.message", "body": body, "client_id": f"{run}-{i}"})
+        )
+        assert (await recv_type(receiver, "chat.message"))["body"] == body
+        latencies.append(time.monotonic() - sent_at)
+    assert max(latencies) < scaled(0.5), latencies
+    for server in (p1, p2):
+        output = server.output()
+        assert "could not read from the channel layer" not in output
+        assert "Channel layer unavailable" not in output
+        assert "Traceback" not in output
