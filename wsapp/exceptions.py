@@ -17,7 +17,8 @@
         │   ├── RoomNotFound                  4404
         │   ├── TooManyConnections            4409
         │   ├── RoomClosed                    4410
-        │   └── RateLimited                   4429
+        │   ├── RateLimited                   4429
+        │   └── LayerUnavailable              1013: the channel layer (Redis) is away; retry
         └── BadRequest                        4400: repeated malformed protocol messages
 
 ``InvalidMessage`` is not a close: a Consumer event handler raises it to answer one message with an
@@ -134,6 +135,21 @@ class RoomClosed(Reject):
 class RateLimited(Reject):
     code = CloseCode.RATE_LIMITED
     default_reason = "Rate limit exceeded."
+
+
+class LayerUnavailable(Reject):
+    """The channel layer (Redis) cannot be reached: the client should reconnect shortly.
+
+    ``reason`` is what the client sees, so it names no host; ``detail`` keeps the cause for logs.
+    """
+
+    # RFC 6455 §7.4.1 / IANA registry: 1013 = try again later; wsapp.js reconnects after it.
+    code = CloseCode.TRY_AGAIN_LATER
+    default_reason = "The server is briefly unavailable; try again."
+
+    def __init__(self, detail: str = "", *, reason: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(reason)
 
 
 class BadRequest(CloseConnection):

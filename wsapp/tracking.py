@@ -20,7 +20,7 @@ from typing import Any
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket, accept_hooks, close_hooks
-from wsapp.exceptions import TooManyConnections
+from wsapp.exceptions import LayerUnavailable, TooManyConnections
 from wsapp.groups import user_group
 from wsapp.limits import UserRateLimit
 from wsapp.rooms.hub import Hub, current_hub, get_hub, send_to_group
@@ -91,9 +91,19 @@ _pending: set[asyncio.Task[Any]] = set()
 
 def _background(coroutine: Any) -> None:
     """Run cleanup that a synchronous close hook cannot await, keeping a reference to it."""
-    task = asyncio.get_running_loop().create_task(coroutine)
+    task = asyncio.get_running_loop().create_task(_quietly(coroutine))
     _pending.add(task)
     task.add_done_callback(_pending.discard)
+
+
+async def _quietly(coroutine: Any) -> None:
+    """Await cleanup; with the layer away it is skipped: the entries expire within one TTL."""
+    try:
+        await coroutine
+    except LayerUnavailable as exc:
+        hub = current_hub()
+        if hub is not None:
+            hub.layer_failed("cleanup", exc)
 
 
 async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason: str = "") -> None:

@@ -440,3 +440,54 @@ async def test_idle_hubs_log_nothing_and_deliver_the_next_message_at_once(
         assert "could not read from the channel layer" not in output
         assert "Channel layer unavailable" not in output
         assert "Traceback" not in output
+
+
+async def wait_for_output(server, text: str, count: int = 1) -> None:
+    """Until ``text`` appears ``count`` times in the server's output (it logs asynchronously)."""
+    deadline = time.monotonic() + TIMEOUT
+    while server.output().count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} not logged {count}x:\n{server.output()}"
+        await asyncio.sleep(0.05)
+
+
+async def test_redis_outage_is_logged_once_refuses_with_1013_and_resyncs_members(
+    redis_server, start_server, cluster_database_url, cookies
+) -> None:
+    p1, p2 = _start_cluster(start_server, cluster_database_url, redis_server.url)()
+    run = uuid.uuid4().hex[:12]
+    alice, _, _ = await join(p1, cookies["alice"], room="random")
+    bob, history, _ = await join(p2, cookies["bob"], room="random")
+    last = history["messages"][-1]["id"] if history["messages"] else 0
+    await recv_type(alice, "presence.diff")
+
+    redis_server.kill()
+    for server in (p1, p2):
+        await wait_for_output(server, "Channel layer unavailable")
+    # Stored before it is acknowledged: the database is up, so the sender gets its ack.
+    await alice.send(json.dumps({"type": "chat.message", "body": "in the dark", "client_id": run}))
+    ack = await recv_type(alice, "chat.ack")
+    refused = await open_chat(p2, cookies["bob"], room="random")
+    assert await closed_with(refused) == (
+        CloseCode.TRY_AGAIN_LATER,
+        "The server is briefly unavailable; try again.",
+    )
+    refused_anonymous = await open_chat(p1, None, room="random")
+    assert (await closed_with(refused_anonymous))[0] == CloseCode.TRY_AGAIN_LATER
+
+    redis_server.start()  # empty, on the same port: every group and presence entry is gone
+    for ws in (alice, bob):
+        assert await closed_with(ws) == (
+            CloseCode.SERVICE_RESTART,
+            "Live updates were interrupted; reconnect to resume.",
+        )
+    bob, history, _ = await join(p2, cookies["bob"], room="random", query=f"?since={last}")
+    assert [(m["id"], m["body"]) for m in history["messages"]] == [(ack["id"], "in the dark")]
+    alice, _, _ = await join(p1, cookies["alice"], room="random")
+    await alice.send(json.dumps({"type": "chat.message", "body": "back", "client_id": f"{run}-b"}))
+    assert (await recv_type(bob, "chat.message"))["body"] == "back"
+    for server in (p1, p2):
+        await wait_for_output(server, "Channel layer back after")
+        output = server.output()
+        assert output.count("Channel layer unavailable") == 1
+        assert output.count("Channel layer back after") == 1
+        assert "Traceback" not in output

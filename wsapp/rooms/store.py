@@ -9,9 +9,10 @@ they are sorted sets scored by deadline, on the shard channels_redis would pick 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
@@ -95,15 +96,26 @@ class RedisStore:
     """The same sets as Redis sorted sets (score = deadline), through the layer's pools."""
 
     def __init__(self, layer: BaseChannelLayer) -> None:
+        # Deferred: redis-py is the optional ``redis`` extra, needed only once Redis is in use.
+        from wsapp.redis_layer import translated_errors
+
         self.layer = layer
         self._calls = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+        self._translated = translated_errors
 
     def _redis(self, key: str) -> Any:
         return redis_connection(self.layer, key)
 
+    @contextlib.asynccontextmanager
+    async def _call(self, action: str) -> AsyncIterator[None]:
+        """One bounded Redis call; a Redis that went away raises ``LayerUnavailable``."""
+        async with self._calls:
+            with self._translated(action):
+                yield
+
     async def add(self, key: str, member: str, ttl: float) -> None:
         deadline = time.time() + ttl
-        async with self._calls:
+        async with self._call("add"):
             redis = self._redis(key)
             async with redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(KEY_PREFIX + key, {member: deadline})
@@ -111,11 +123,11 @@ class RedisStore:
                 await pipe.execute()
 
     async def remove(self, key: str, member: str) -> bool:
-        async with self._calls:
+        async with self._call("remove"):
             return bool(await self._redis(key).zrem(KEY_PREFIX + key, member))
 
     async def members(self, key: str) -> list[str]:
-        async with self._calls:
+        async with self._call("members"):
             raw = await self._redis(key).zrangebyscore(KEY_PREFIX + key, time.time(), "+inf")
         return [m.decode() if isinstance(m, bytes) else m for m in raw]
 
@@ -125,7 +137,7 @@ class RedisStore:
         for key, member in entries:
             by_key.setdefault(key, {})[member] = deadline
         for key, mapping in by_key.items():
-            async with self._calls:
+            async with self._call("refresh"):
                 redis = self._redis(key)
                 async with redis.pipeline(transaction=False) as pipe:
                     pipe.zadd(KEY_PREFIX + key, mapping)
@@ -133,19 +145,19 @@ class RedisStore:
                     await pipe.execute()
 
     async def put(self, key: str, value: str, ttl: float) -> None:
-        async with self._calls:
+        async with self._call("put"):
             await self._redis(key).set(KEY_PREFIX + key, value, px=max(1, int(ttl * 1000)))
 
     async def get_many(self, keys: list[str]) -> list[str | None]:
         values = []
         for key in keys:  # keys may live on different shards: one GET each
-            async with self._calls:
+            async with self._call("get_many"):
                 raw = await self._redis(key).get(KEY_PREFIX + key)
             values.append(raw.decode() if isinstance(raw, bytes) else raw)
         return values
 
     async def incr(self, key: str, ttl: float) -> int:
-        async with self._calls:
+        async with self._call("incr"):
             redis = self._redis(key)
             async with redis.pipeline(transaction=True) as pipe:
                 pipe.incr(KEY_PREFIX + key)
@@ -156,7 +168,7 @@ class RedisStore:
     async def expire(self, key: str) -> list[str]:
         """Remove the members whose deadline passed; only what this call removed is returned,
         so when several processes prune at once each departure is reported once."""
-        async with self._calls:
+        async with self._call("expire"):
             redis = self._redis(key)
             stale = await redis.zrangebyscore(KEY_PREFIX + key, "-inf", time.time())
             gone = []
