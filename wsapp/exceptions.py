@@ -18,7 +18,8 @@
         │   ├── TooManyConnections            4409
         │   ├── RoomClosed                    4410
         │   ├── RateLimited                   4429
-        │   └── LayerUnavailable              1013: the channel layer (Redis) is away; retry
+        │   ├── LayerUnavailable              1013: the channel layer (Redis) is away; retry
+        │   └── DatabaseUnavailable           1013: the database is away; retry
         └── BadRequest                        4400: repeated malformed protocol messages
 
 ``InvalidMessage`` is not a close: a Consumer event handler raises it to answer one message with an
@@ -146,6 +147,21 @@ class LayerUnavailable(Reject):
     # RFC 6455 §7.4.1 / IANA registry: 1013 = try again later; wsapp.js reconnects after it.
     code = CloseCode.TRY_AGAIN_LATER
     default_reason = "The server is briefly unavailable; try again."
+
+    def __init__(self, detail: str = "", *, reason: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(reason)
+
+
+class DatabaseUnavailable(Reject):
+    """The database cannot be reached: the client should reconnect shortly and resend.
+
+    ``reason`` is what the client sees; ``detail`` keeps the driver's message for logs.
+    """
+
+    # RFC 6455 §7.4.1 / IANA registry: 1013 = try again later; wsapp.js reconnects after it.
+    code = CloseCode.TRY_AGAIN_LATER
+    default_reason = "The database is briefly unavailable; try again."
 
     def __init__(self, detail: str = "", *, reason: str | None = None) -> None:
         self.detail = detail

@@ -157,7 +157,7 @@ def own_redis_client(redis_server, settings) -> Iterator[AsyncWebSocketClient]:
 async def test_an_outage_is_logged_once_and_the_hub_rejoins_its_groups_when_redis_is_back(
     own_redis_client, redis_server, caplog
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="wsapp.hub")
+    caplog.set_level(logging.DEBUG, logger="wsapp")
     watcher = await join(own_redis_client, "lobby", "watcher")
     hub = await get_hub()
     redis_server.kill()

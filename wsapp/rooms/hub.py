@@ -6,7 +6,7 @@ room's group when its first local member joins, a broadcast is one ``group_send`
 encoded once, and each hub writes that same frame to each local member: O(processes), not
 O(members). Users' sockets are indexed the same way, so a logout or a ban reaches every process.
 
-When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`.outage`), refuses
+When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`wsapp.outage`), refuses
 new members with 1013 instead of half-joining them, and polls until the layer answers. Then it
 re-adds its groups at once, rather than at the next refresh, and closes its room members with
 1012: whatever was broadcast meanwhile never reached them, and a client that reconnects with
@@ -31,7 +31,7 @@ from wsapp.connection import WebSocket
 from wsapp.exceptions import InvalidStateError, LayerUnavailable, WebSocketDisconnect
 from wsapp.groups import room_group, user_group
 from wsapp.layers import get_layer
-from wsapp.rooms.outage import Outage
+from wsapp.outage import Outage
 from wsapp.rooms.store import TTLStore, store_for
 
 logger = logging.getLogger("wsapp.hub")
@@ -43,7 +43,7 @@ MAX_REFRESH_INTERVAL = 10.0
 # While the layer is away, ask again after this long, doubling up to the cap: a restarted Redis
 # is noticed within the cap, and a dead one costs a failed connect every few seconds.
 RECOVERY_POLL = 0.25
-MAX_RECOVERY_POLL = 2.0
+MAX_RECOVERY_POLL = 1.0
 RESYNC_REASON = "Live updates were interrupted; reconnect to resume."
 
 
@@ -65,7 +65,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._recovery: asyncio.Task[None] | None = None
         self._stopping = False
-        self.outage = Outage()
+        self.outage = Outage("Channel layer", "live delivery paused")
         self._handlers = {
             "wsapp.broadcast": self._on_broadcast,
             "wsapp.close_room": self._on_close_room,
@@ -193,7 +193,7 @@ class Hub:
                 logger.exception("Hub %s failed to refresh after an outage", self.channel)
             delay = min(delay * 2, MAX_RECOVERY_POLL)
         sockets = {ws for members in self.rooms.values() for ws in members}
-        self.outage.recovered(len(sockets))
+        self.outage.recovered(f"; resyncing {len(sockets)} local sockets.")
         # RFC 6455 §7.4.1 / IANA: 1012 = service restart; wsapp.js reconnects with ?since=.
         await _close_all(sockets, CloseCode.SERVICE_RESTART, RESYNC_REASON)
 
