@@ -257,7 +257,13 @@ class Consumer:
             return
         except (CloseConnection, WebSocketDisconnect):
             raise
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, InvalidStateError) and self.ws.closed:
+                # Another task closed the socket mid-handler (a kick, the hub's resync after a
+                # layer outage): the connection is over, which is not the handler's bug.
+                raise WebSocketDisconnect(
+                    self.ws.close_code or CloseCode.ABNORMAL_CLOSURE, self.ws.close_reason or ""
+                ) from None
             if self._close_on_error():
                 raise  # run() logs it once, with its traceback, and closes with 1011
             logger.exception("Error handling %r in %s", content["type"], type(self).__qualname__)
