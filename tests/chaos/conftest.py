@@ -25,8 +25,6 @@ from tests.e2e.servers import ServerProcess
 from tests.support.redis import RedisServer
 from tests.support.timing import scaled
 
-pytestmark = [pytest.mark.chaos]
-
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:

@@ -6,11 +6,11 @@ room's group when its first local member joins, a broadcast is one ``group_send`
 encoded once, and each hub writes that same frame to each local member: O(processes), not
 O(members). Users' sockets are indexed the same way, so a logout or a ban reaches every process.
 
-When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`wsapp.outage`), refuses
-new members with 1013 instead of half-joining them, and polls until the layer answers. Then it
-re-adds its groups at once, rather than at the next refresh, and closes its room members with
-1012: whatever was broadcast meanwhile never reached them, and a client that reconnects with
-``?since=`` gets it from the database, where every acknowledged message already is.
+When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`wsapp.outage`),
+refuses new members with 1013 instead of half-joining them, and polls until the layer answers.
+Then it re-adds its groups at once, rather than at the next refresh, and closes its room members
+with 1012: whatever was broadcast meanwhile never reached them, and a client that reconnects
+with ``?since=`` gets it from the database, where every acknowledged message already is.
 """
 
 from __future__ import annotations
