@@ -459,6 +459,8 @@ async def test_redis_outage_is_logged_once_refuses_with_1013_and_resyncs_members
     bob, history, _ = await join(p2, cookies["bob"], room="random")
     last = history["messages"][-1]["id"] if history["messages"] else 0
     await recv_type(alice, "presence.diff")
+    signed_in = await counted(p1, {"Cookie": cookies["admin"]})  # no room: may miss a logout
+    anonymous = await counted(p2, {})  # needs no layer at all
 
     redis_server.kill()
     for server in (p1, p2):
@@ -475,11 +477,13 @@ async def test_redis_outage_is_logged_once_refuses_with_1013_and_resyncs_members
     assert (await closed_with(refused_anonymous))[0] == CloseCode.TRY_AGAIN_LATER
 
     redis_server.start()  # empty, on the same port: every group and presence entry is gone
-    for ws in (alice, bob):
+    for ws in (alice, bob, signed_in):
         assert await closed_with(ws) == (
             CloseCode.SERVICE_RESTART,
             "Live updates were interrupted; reconnect to resume.",
         )
+    await anonymous.send("still here")
+    assert await asyncio.wait_for(anonymous.recv(), TIMEOUT) == "still here"
     bob, history, _ = await join(p2, cookies["bob"], room="random", query=f"?since={last}")
     assert [(m["id"], m["body"]) for m in history["messages"]] == [(ack["id"], "in the dark")]
     alice, _, _ = await join(p1, cookies["alice"], room="random")

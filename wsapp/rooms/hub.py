@@ -9,8 +9,9 @@ O(members). Users' sockets are indexed the same way, so a logout or a ban reache
 When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`wsapp.outage`),
 refuses new members with 1013 instead of half-joining them, and polls until the layer answers.
 Then it re-adds its groups at once, rather than at the next refresh, and closes its room members
-with 1012: whatever was broadcast meanwhile never reached them, and a client that reconnects
-with ``?since=`` gets it from the database, where every acknowledged message already is.
+and signed-in sockets with 1012: whatever was broadcast meanwhile never reached them, a client
+that reconnects with ``?since=`` gets it from the database, where every acknowledged message
+already is, and a user logged out meanwhile is refused at the handshake.
 """
 
 from __future__ import annotations
@@ -192,7 +193,10 @@ class Hub:
             except Exception:
                 logger.exception("Hub %s failed to refresh after an outage", self.channel)
             delay = min(delay * 2, MAX_RECOVERY_POLL)
+        # Room members missed broadcasts; signed-in sockets may have missed a logout or a ban
+        # (a user-group close): both reconnect, and the handshake checks them again.
         sockets = {ws for members in self.rooms.values() for ws in members}
+        sockets.update(ws for user_sockets in self.users.values() for ws in user_sockets)
         self.outage.recovered(f"; resyncing {len(sockets)} local sockets.")
         # RFC 6455 §7.4.1 / IANA: 1012 = service restart; wsapp.js reconnects with ?since=.
         await _close_all(sockets, CloseCode.SERVICE_RESTART, RESYNC_REASON)
