@@ -14,6 +14,7 @@ anonymous user of a cookie-less session.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,7 +22,9 @@ from channels.auth import AuthMiddleware, UserLazyObject, get_user
 from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 
-from wsapp.exceptions import InvalidToken
+from wsapp.connection import WebSocket
+from wsapp.dbhealth import database_call
+from wsapp.exceptions import DatabaseUnavailable, InvalidToken, WsappError
 from wsapp.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -41,7 +44,24 @@ TOKEN_SUBPROTOCOL = "wsapp.token"
 
 
 class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
-    """``scope["user"]`` from the Django session, unless an outer layer set it already."""
+    """``scope["user"]`` from the Django session, unless an outer layer set it already.
+
+    With the database away the session cannot be read: the websocket is refused with 1013 (try
+    again later), logged once per outage (:mod:`wsapp.dbhealth`), not a traceback per handshake.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if scope["type"] != "websocket":
+            return await super().__call__(scope, receive, send)
+        scope = dict(scope)
+        self.populate_scope(scope)
+        try:
+            with database_call("read the session"):
+                await self.resolve_scope(scope)
+        except DatabaseUnavailable as exc:
+            await _refuse(scope, receive, send, exc)
+            return None
+        return await self.inner(scope, receive, send)
 
     async def resolve_scope(self, scope: Scope) -> None:
         user = scope["user"]
@@ -56,6 +76,17 @@ class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
             user._wrapped = AnonymousUser()
             return
         user._wrapped = await get_user(scope)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: DatabaseUnavailable) -> None:
+    """Accept, then close with the exception's code: browsers only see close codes."""
+    from django.contrib.auth.models import AnonymousUser
+
+    scope["user"]._wrapped = AnonymousUser()  # accept hooks look at the user
+    ws = WebSocket(scope, receive, send)
+    with contextlib.suppress(WsappError, OSError):
+        await ws.accept()
+        await ws.close(exc.code, exc.reason)
 
 
 class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]

@@ -274,6 +274,12 @@ class Consumer:
         except (CloseConnection, WebSocketDisconnect):
             raise
         except Exception as exc:
+            if isinstance(exc, InvalidStateError) and self.ws.closed:
+                # Another task closed the socket mid-handler (a kick, the hub's resync after a
+                # layer outage): the connection is over, which is not the handler's bug.
+                raise WebSocketDisconnect(
+                    self.ws.close_code or CloseCode.ABNORMAL_CLOSURE, self.ws.close_reason or ""
+                ) from None
             if self._close_on_error():
                 raise  # run() logs it once, with its traceback, and closes with 1011
             self._log_handler_error(content["type"], exc)

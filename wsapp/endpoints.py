@@ -17,7 +17,8 @@ from typing import Any
 from wsapp.access import access_rule, check_access, guarded
 from wsapp.codes import CloseCode
 from wsapp.connection import CONNECTING, DISCONNECTED, WebSocket
-from wsapp.exceptions import CloseConnection, Reject, WebSocketDisconnect
+from wsapp.dbhealth import UNAVAILABLE_ERRORS, database
+from wsapp.exceptions import CloseConnection, DatabaseUnavailable, Reject, WebSocketDisconnect
 from wsapp.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("wsapp")
@@ -104,6 +105,11 @@ async def run(ws: WebSocket, call: Callable[[], Awaitable[None]]) -> None:
         pass
     except CloseConnection as exc:
         await close_for(ws, exc)
+    except UNAVAILABLE_ERRORS as exc:
+        # The database went away under the handler (a room lookup, a session): not its bug.
+        # Logged once per outage; the client retries after 1013 (RFC 6455 §7.4.1, IANA).
+        database.failed(ws.path, exc)
+        await close_for(ws, DatabaseUnavailable(str(exc)))
     except Exception:
         logger.exception("Unhandled exception in websocket handler for %s", ws.path)
         await close_quietly(ws, CloseCode.INTERNAL_ERROR, "Internal error.")

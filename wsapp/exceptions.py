@@ -19,6 +19,9 @@
         │   ├── RoomClosed                    4410
         │   └── RateLimited                   4429
         │       └── RoomFull                  4429: the room is at its ``max_members``
+        │   ├── RateLimited                   4429
+        │   ├── LayerUnavailable              1013: the channel layer (Redis) is away; retry
+        │   └── DatabaseUnavailable           1013: the database is away; retry
         └── BadRequest                        4400: repeated malformed protocol messages
 
 ``InvalidText`` (also a ``ValueError``) is what the default JSON codec raises for text that no UTF-8
@@ -145,6 +148,34 @@ class RoomFull(RateLimited):
     so that a dedicated "room full" code is a one-line change here."""
 
     default_reason = "Room full."
+class LayerUnavailable(Reject):
+    """The channel layer (Redis) cannot be reached: the client should reconnect shortly.
+
+    ``reason`` is what the client sees, so it names no host; ``detail`` keeps the cause for logs.
+    """
+
+    # RFC 6455 §7.4.1 / IANA registry: 1013 = try again later; wsapp.js reconnects after it.
+    code = CloseCode.TRY_AGAIN_LATER
+    default_reason = "The server is briefly unavailable; try again."
+
+    def __init__(self, detail: str = "", *, reason: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(reason)
+
+
+class DatabaseUnavailable(Reject):
+    """The database cannot be reached: the client should reconnect shortly and resend.
+
+    ``reason`` is what the client sees; ``detail`` keeps the driver's message for logs.
+    """
+
+    # RFC 6455 §7.4.1 / IANA registry: 1013 = try again later; wsapp.js reconnects after it.
+    code = CloseCode.TRY_AGAIN_LATER
+    default_reason = "The database is briefly unavailable; try again."
+
+    def __init__(self, detail: str = "", *, reason: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(reason)
 
 
 class BadRequest(CloseConnection):

@@ -5,6 +5,10 @@ on every process at once (one ``group_send`` to the user's group), and what enfo
 ``WSAPP["MAX_CONNECTIONS_PER_USER"]`` across processes: each socket is an entry in a shared,
 expiring set, renewed by its hub, so a crashed process's sockets stop counting within
 ``PRESENCE_TTL``.
+
+A socket counts once its accept hooks ran, which is after the handshake the client sees. When two
+processes admit a user's sockets at once, the one whose count reaches Redis last is refused, not
+necessarily the one whose handshake completed last; the cap itself always holds.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket, accept_hooks, close_hooks
-from wsapp.exceptions import TooManyConnections
+from wsapp.exceptions import LayerUnavailable, TooManyConnections
 from wsapp.groups import user_group
 from wsapp.limits import UserRateLimit
 from wsapp.rooms.hub import Hub, current_hub, get_hub, send_to_group
@@ -87,9 +91,19 @@ _pending: set[asyncio.Task[Any]] = set()
 
 def _background(coroutine: Any) -> None:
     """Run cleanup that a synchronous close hook cannot await, keeping a reference to it."""
-    task = asyncio.get_running_loop().create_task(coroutine)
+    task = asyncio.get_running_loop().create_task(_quietly(coroutine))
     _pending.add(task)
     task.add_done_callback(_pending.discard)
+
+
+async def _quietly(coroutine: Any) -> None:
+    """Await cleanup; with the layer away it is skipped: the entries expire within one TTL."""
+    try:
+        await coroutine
+    except LayerUnavailable as exc:
+        hub = current_hub()
+        if hub is not None:
+            hub.layer_failed("cleanup", exc)
 
 
 async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason: str = "") -> None:

@@ -21,7 +21,8 @@ from tests.e2e.servers import PROJECT_ROOT, migrate, server_env
 CLUSTER_SETTINGS = "tests.e2e.settings_cluster"
 
 
-def _postgres_database(base_url: str) -> Iterator[str]:
+def postgres_database(base_url: str) -> Iterator[str]:
+    """A new database on the server at ``base_url``: yields its URL once, drops it when resumed."""
     import psycopg
 
     name = f"wsapp_e2e_{uuid.uuid4().hex[:10]}"
@@ -41,7 +42,7 @@ def cluster_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     """A migrated, seeded database for multi-process tests (PostgreSQL or SQLite WAL)."""
     base = os.environ.get("TEST_DATABASE_URL")
     if base:
-        databases = _postgres_database(base)
+        databases = postgres_database(base)
         url = next(databases)
     else:
         if os.environ.get("CI") == "true":
@@ -51,11 +52,16 @@ def cluster_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         )
         databases = iter(())
         url = f"sqlite:///{tmp_path_factory.mktemp('cluster-db') / 'db.sqlite3'}"
-    migrate(url, CLUSTER_SETTINGS)
-    django_run(url, "from django.core.management import call_command; call_command('seed_demo')")
+    seed_cluster_database(url)
     yield url
     for _ in databases:  # drop the PostgreSQL database
         pass
+
+
+def seed_cluster_database(url: str) -> None:
+    """Migrate ``url`` and load the demo's users and rooms into it."""
+    migrate(url, CLUSTER_SETTINGS)
+    django_run(url, "from django.core.management import call_command; call_command('seed_demo')")
 
 
 def django_run(database_url: str, code: str, env: dict[str, str] | None = None) -> str:

@@ -140,6 +140,8 @@ def test_no_application_code_means_reconnect() -> None:
         (exceptions.TooManyConnections, CloseCode.TOO_MANY_CONNECTIONS),
         (exceptions.RoomClosed, CloseCode.ROOM_CLOSED),
         (exceptions.RateLimited, CloseCode.RATE_LIMITED),
+        (exceptions.LayerUnavailable, CloseCode.TRY_AGAIN_LATER),
+        (exceptions.DatabaseUnavailable, CloseCode.TRY_AGAIN_LATER),
         (exceptions.BadRequest, CloseCode.BAD_REQUEST),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
@@ -149,6 +151,20 @@ def test_each_exception_carries_its_close_code(
 ) -> None:
     assert exception().code == code
     assert is_sendable(exception().code)
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [exceptions.LayerUnavailable, exceptions.DatabaseUnavailable],
+    ids=lambda e: e.__name__,
+)
+def test_an_unavailable_service_is_a_retry_whose_reason_names_no_host(
+    exception: type[exceptions.LayerUnavailable | exceptions.DatabaseUnavailable],
+) -> None:
+    exc = exception("Error 111 connecting to 127.0.0.1:6379.")
+    assert exc.detail == "Error 111 connecting to 127.0.0.1:6379."
+    assert "127.0.0.1" not in exc.reason
+    assert should_reconnect(exc.code)
 
 
 def test_a_close_connection_may_be_given_its_code() -> None:

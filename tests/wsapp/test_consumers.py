@@ -427,6 +427,23 @@ async def test_an_exception_in_an_event_gets_an_error_frame_and_the_connection_s
     assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
 
 
+class ClosedUnderfoot(Chat):
+    @event("closed.underfoot")
+    async def closed_underfoot(self, content: dict[str, Any]) -> None:
+        # What a hub's resync (or a kick) does from another task while this handler runs.
+        await self.ws.close(CloseCode.SERVICE_RESTART, "Resync.")
+        await self.send_json({"type": "too late"})
+
+
+async def test_a_socket_closed_by_another_task_mid_handler_is_a_disconnect_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connect(ClosedUnderfoot) as ws:
+        await ws.send_json({"type": "closed.underfoot"})
+        assert await ws.wait_closed() == (CloseCode.SERVICE_RESTART, "Resync.")
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 async def test_handler_errors_do_not_count_as_invalid_frames() -> None:
     with override_settings(WSAPP={"MAX_INVALID_FRAMES": 2}):
         async with connect(Chat) as ws:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from tests.support.timing import scaled
 from wsapp import WebSocket
+from wsapp.codes import CloseCode
+from wsapp.exceptions import LayerUnavailable
 from wsapp.groups import room_group
 from wsapp.layers import redis_connection
 from wsapp.redis_layer import RedisChannelLayer
@@ -131,4 +136,46 @@ async def test_300_sockets_closing_at_once_leave_no_stale_state_and_no_errors(
     redis = redis_connection(layer, presence_key("churn"))
     assert await redis.zcard(KEY_PREFIX + presence_key("churn")) == 0
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    await stop_hub()
+
+
+@pytest.fixture
+def own_redis_client(redis_server, settings) -> Iterator[AsyncWebSocketClient]:
+    """The ``client`` fixture on a Redis of this test's own, which it kills and restarts."""
+    from channels.layers import channel_layers
+
+    from tests.conftest import redis_layer_settings
+
+    settings.CHANNEL_LAYERS = {"default": redis_layer_settings(redis_server.url)}
+    channel_layers.backends = {}
+    yield AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=scaled(5))
+    if redis_server.proc is not None and redis_server.proc.poll() is None:
+        async_to_sync(get_channel_layer().flush)()
+    channel_layers.backends = {}
+
+
+async def test_an_outage_is_logged_once_and_the_hub_rejoins_its_groups_when_redis_is_back(
+    own_redis_client, redis_server, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="wsapp")
+    watcher = await join(own_redis_client, "lobby", "watcher")
+    hub = await get_hub()
+    redis_server.kill()
+    for i in range(20):  # broadcasts in a process with a hub: noted, not raised, not logged
+        await abroadcast("lobby", {"type": "note", "n": i})
+    assert hub.outage.down
+    with pytest.raises(LayerUnavailable):
+        await hub.join("other", next(iter(hub.rooms["lobby"])))
+    redis_server.start()  # empty: the hub's group membership is gone with the old Redis
+    assert await watcher.wait_closed(scaled(10)) == (
+        CloseCode.SERVICE_RESTART,
+        "Live updates were interrupted; reconnect to resume.",
+    )
+    # Re-added by the recovery itself, long before the next periodic refresh (10 s).
+    assert await group_members(room_group("lobby")) == [hub.channel]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("Channel layer unavailable (")
+    assert warnings[1].startswith("Channel layer back after ")
+    assert warnings[1].endswith("resyncing 1 local sockets.")
     await stop_hub()

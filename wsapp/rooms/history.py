@@ -3,7 +3,8 @@
 The order is the promise: a message is committed to the database, then acknowledged to its
 sender with its id, then broadcast. A client that lost its connection resends unacknowledged
 messages with the same ``client_id`` (stored once, acknowledged with the same id, not broadcast
-again) and reconnects with ``?since=<last id>`` to get what it missed.
+again) and reconnects with ``?since=<last id>`` to get what it missed. While the database is
+away, both raise ``DatabaseUnavailable`` (closed with 1013, see :mod:`wsapp.dbhealth`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 
+from wsapp.dbhealth import database_call
 from wsapp.models import Message, Room
 
 
@@ -45,7 +47,17 @@ def _store(room: Room, user: Any, body: str, client_id: str) -> Stored:
     return Stored(message.to_wire(), created=True)
 
 
-store = database_sync_to_async(_store)
+_store_async = database_sync_to_async(_store)
+
+
+async def store(room: Room, user: Any, body: str, client_id: str) -> Stored:
+    """Store a chat message once per ``client_id``.
+
+    Raises:
+        DatabaseUnavailable: the database is away; the client retries after a reconnect.
+    """
+    with database_call("store a message"):
+        return await _store_async(room, user, body, client_id)
 
 
 def _recent(room: Room, limit: int) -> list[dict[str, Any]]:
@@ -65,8 +77,9 @@ def _since(room: Room, last_id: int, cap: int) -> tuple[list[dict[str, Any]], bo
 async def history_frame(room: Room, since: int | None, length: int, cap: int) -> dict[str, Any]:
     """The ``history`` frame sent on join: the last ``length``, or everything after ``since``
     up to ``cap`` (``"truncated": true`` when the cap cut it)."""
-    if since is None:
-        messages = await database_sync_to_async(_recent)(room, length)
-        return {"type": "history", "messages": messages, "truncated": False}
-    messages, truncated = await database_sync_to_async(_since)(room, since, cap)
-    return {"type": "history", "messages": messages, "truncated": truncated}
+    with database_call("load history"):
+        if since is None:
+            messages = await database_sync_to_async(_recent)(room, length)
+            return {"type": "history", "messages": messages, "truncated": False}
+        messages, truncated = await database_sync_to_async(_since)(room, since, cap)
+        return {"type": "history", "messages": messages, "truncated": truncated}

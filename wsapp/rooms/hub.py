@@ -5,6 +5,13 @@ costs one layer operation and one JSON encode per member. Here the process's hub
 room's group when its first local member joins, a broadcast is one ``group_send`` carrying text
 encoded once, and each hub writes that same frame to each local member: O(processes), not
 O(members). Users' sockets are indexed the same way, so a logout or a ban reaches every process.
+
+When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`wsapp.outage`),
+refuses new members with 1013 instead of half-joining them, and polls until the layer answers.
+Then it re-adds its groups at once, rather than at the next refresh, and closes its room members
+and signed-in sockets with 1012: whatever was broadcast meanwhile never reached them, a client
+that reconnects with ``?since=`` gets it from the database, where every acknowledged message
+already is, and a user logged out meanwhile is refused at the handshake.
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
 from wsapp import jsoncodec, metrics
+from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
-from wsapp.exceptions import InvalidStateError, WebSocketDisconnect
+from wsapp.exceptions import InvalidStateError, LayerUnavailable, WebSocketDisconnect
 from wsapp.groups import room_group, user_group
 from wsapp.layers import get_layer
+from wsapp.outage import Outage
 from wsapp.rooms.store import TTLStore, store_for
 
 logger = logging.getLogger("wsapp.hub")
@@ -32,6 +41,11 @@ HUB_PREFIX = "wsapp.hub"  # channels_redis adds "."; channel_capacity globs matc
 # Refresh group memberships this often, and at most every third of group_expiry: a socket open
 # for days must keep receiving after channels_redis would have expired the membership (24 h).
 MAX_REFRESH_INTERVAL = 10.0
+# While the layer is away, ask again after this long, doubling up to the cap: a restarted Redis
+# is noticed within the cap, and a dead one costs a failed connect every few seconds.
+RECOVERY_POLL = 0.25
+MAX_RECOVERY_POLL = 1.0
+RESYNC_REASON = "Live updates were interrupted; reconnect to resume."
 
 
 class Hub:
@@ -50,7 +64,9 @@ class Hub:
         self.delivered = 0
         self.received = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._recovery: asyncio.Task[None] | None = None
         self._stopping = False
+        self.outage = Outage("Channel layer", "live delivery paused")
         self._handlers = {
             "wsapp.broadcast": self._on_broadcast,
             "wsapp.close_room": self._on_close_room,
@@ -72,9 +88,10 @@ class Hub:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._recovery] if self._recovery else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for group in list(self.groups):
@@ -89,11 +106,19 @@ class Hub:
 
         With ``hold``, frames are kept back until :meth:`release`, so a joiner can send its
         history first and still miss nothing that was broadcast while it loaded.
+
+        Raises:
+            LayerUnavailable: the channel layer is away (the caller closes with 1013).
         """
+        self._refuse_while_down()
         if hold:
             self.held.setdefault(ws, [])
         self.rooms.setdefault(room, set()).add(ws)
-        await self._ensure_group(room_group(room))
+        try:
+            await self._ensure_group(room_group(room))
+        except LayerUnavailable:
+            self.leave(room, ws)
+            raise
 
     def take_held(self, ws: WebSocket) -> str | None:
         """The oldest frame held back for ``ws``; ``None`` once none is left, which also ends
@@ -114,8 +139,14 @@ class Hub:
                 del self.rooms[room]
 
     async def attach_user(self, user_key: str, ws: WebSocket) -> None:
+        """Index ``ws`` under its user (raises ``LayerUnavailable`` while the layer is away)."""
+        self._refuse_while_down()
         self.users.setdefault(user_key, set()).add(ws)
-        await self._ensure_group(user_group(user_key))
+        try:
+            await self._ensure_group(user_group(user_key))
+        except LayerUnavailable:
+            self.detach_user(user_key, ws)
+            raise
 
     def detach_user(self, user_key: str, ws: WebSocket) -> None:
         sockets = self.users.get(user_key)
@@ -127,7 +158,48 @@ class Hub:
     async def _ensure_group(self, group: str) -> None:
         if group not in self.groups:
             self.groups.add(group)
-            await self.layer.group_add(group, self.channel)
+            try:
+                await self.layer.group_add(group, self.channel)
+            except LayerUnavailable as exc:
+                self.groups.discard(group)
+                self.layer_failed("group_add", exc)
+                raise
+
+    def _refuse_while_down(self) -> None:
+        if self.outage.down:
+            raise LayerUnavailable("the hub is waiting for the channel layer to answer")
+
+    # -- outages ----------------------------------------------------------------------------
+
+    def layer_failed(self, action: str, exc: BaseException) -> None:
+        """Note a failed layer call; the first of an outage logs it and starts the recovery."""
+        if self.outage.failed(action, exc) and not self._stopping:
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        """Poll until the layer answers, re-add every group at once, then resync members."""
+        delay = RECOVERY_POLL
+        while True:
+            await asyncio.sleep(delay)
+            reset = getattr(self.layer, "reset_connections", None)
+            if reset is not None:  # connections to the old Redis are dead: dial fresh ones
+                with contextlib.suppress(Exception):
+                    await reset()
+            try:
+                await self.refresh()
+                break
+            except LayerUnavailable as exc:
+                self.outage.failed("recover", exc)
+            except Exception:
+                logger.exception("Hub %s failed to refresh after an outage", self.channel)
+            delay = min(delay * 2, MAX_RECOVERY_POLL)
+        # Room members missed broadcasts; signed-in sockets may have missed a logout or a ban
+        # (a user-group close): both reconnect, and the handshake checks them again.
+        sockets = {ws for members in self.rooms.values() for ws in members}
+        sockets.update(ws for user_sockets in self.users.values() for ws in user_sockets)
+        self.outage.recovered(f"; resyncing {len(sockets)} local sockets.")
+        # RFC 6455 §7.4.1 / IANA: 1012 = service restart; wsapp.js reconnects with ?since=.
+        await _close_all(sockets, CloseCode.SERVICE_RESTART, RESYNC_REASON)
 
     # -- receiving from the layer -----------------------------------------------------------
 
@@ -137,12 +209,12 @@ class Hub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # channels_redis's receive can turn a cancellation into another error.
                 if self._stopping:
                     return
-                logger.exception("Hub %s could not read from the channel layer", self.channel)
-                await asyncio.sleep(1.0)
+                self.layer_failed("receive", exc)
+                await self.outage.up.wait()
                 continue
             self.received += 1
             handler = self._handlers.get(message.get("type", ""))
@@ -202,10 +274,14 @@ class Hub:
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.refresh_interval())
+            if self.outage.down:
+                continue  # the recovery refreshes as soon as the layer answers
             try:
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
+            except LayerUnavailable as exc:
+                self.layer_failed("refresh", exc)
             except Exception:
                 logger.exception("Hub %s failed to refresh its memberships", self.channel)
 
@@ -233,6 +309,8 @@ class Hub:
             hub_received=self.received,
             hub_delivered=self.delivered,
             channel_full=self.channel_full,
+            layer_outages=self.outage.outages,
+            layer_down=self.outage.down,
             events=list(self.events),
         )
         return snapshot
@@ -245,9 +323,12 @@ class Hub:
     async def _report_forever(self) -> None:
         while not self._stopping:
             try:
-                await self.report()
+                if not self.outage.down:
+                    await self.report()
             except asyncio.CancelledError:
                 raise
+            except LayerUnavailable as exc:
+                self.layer_failed("report", exc)
             except Exception:
                 if self._stopping:
                     return
@@ -328,16 +409,26 @@ async def stop_hub() -> None:
 
 
 async def publish_to_room(room: str, data: Any, exclude: Iterable[str] = ()) -> None:
-    """Encode ``data`` once and hand it to every process with a member in ``room``."""
-    await send_to_group(
-        room_group(room),
-        {
-            "type": "wsapp.broadcast",
-            "room": room,
-            "text": jsoncodec.dumps(data),
-            "exclude": list(exclude),
-        },
-    )
+    """Encode ``data`` once and hand it to every process with a member in ``room``.
+
+    In a process with a hub, a layer outage is noted and the frame dropped: the hub resyncs its
+    members when the layer is back, and what they missed is in the database (a chat message is
+    stored and acknowledged before it is broadcast). Without a hub (a management command, an
+    admin action) the caller gets ``LayerUnavailable``: nobody would resync.
+    """
+    message = {
+        "type": "wsapp.broadcast",
+        "room": room,
+        "text": jsoncodec.dumps(data),
+        "exclude": list(exclude),
+    }
+    try:
+        await send_to_group(room_group(room), message)
+    except LayerUnavailable as exc:
+        hub = current_hub()
+        if hub is None:
+            raise
+        hub.layer_failed("group_send", exc)
 
 
 async def send_to_group(group: str, message: dict[str, Any]) -> None:

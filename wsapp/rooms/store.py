@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import contextlib
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
@@ -168,15 +169,26 @@ class RedisStore:
     """The same sets as Redis sorted sets (score = deadline), through the layer's pools."""
 
     def __init__(self, layer: BaseChannelLayer) -> None:
+        # Deferred: redis-py is the optional ``redis`` extra, needed only once Redis is in use.
+        from wsapp.redis_layer import translated_errors
+
         self.layer = layer
         self._calls = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+        self._translated = translated_errors
 
     def _redis(self, key: str) -> Any:
         return redis_connection(self.layer, key)
 
+    @contextlib.asynccontextmanager
+    async def _call(self, action: str) -> AsyncIterator[None]:
+        """One bounded Redis call; a Redis that went away raises ``LayerUnavailable``."""
+        async with self._calls:
+            with self._translated(action):
+                yield
+
     async def add(self, key: str, member: str, ttl: float) -> None:
         deadline = time.time() + ttl
-        async with self._calls:
+        async with self._call("add"):
             redis = self._redis(key)
             async with redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(KEY_PREFIX + key, {member: deadline})
@@ -196,7 +208,7 @@ class RedisStore:
         Returns:
             The live owners before the add (sorted), or ``None``: full, nothing was added.
         """
-        async with self._calls:
+        async with self._call("add_within"):
             owners = await self._redis(key).eval(
                 _ADD_WITHIN_LUA,
                 1,
@@ -213,11 +225,11 @@ class RedisStore:
         return sorted(o.decode() if isinstance(o, bytes) else o for o in owners)
 
     async def remove(self, key: str, member: str) -> bool:
-        async with self._calls:
+        async with self._call("remove"):
             return bool(await self._redis(key).zrem(KEY_PREFIX + key, member))
 
     async def members(self, key: str) -> list[str]:
-        async with self._calls:
+        async with self._call("members"):
             raw = await self._redis(key).zrangebyscore(KEY_PREFIX + key, time.time(), "+inf")
         return [m.decode() if isinstance(m, bytes) else m for m in raw]
 
@@ -227,7 +239,7 @@ class RedisStore:
         for key, member in entries:
             by_key.setdefault(key, {})[member] = deadline
         for key, mapping in by_key.items():
-            async with self._calls:
+            async with self._call("refresh"):
                 redis = self._redis(key)
                 async with redis.pipeline(transaction=False) as pipe:
                     pipe.zadd(KEY_PREFIX + key, mapping)
@@ -235,20 +247,20 @@ class RedisStore:
                     await pipe.execute()
 
     async def put(self, key: str, value: str, ttl: float) -> None:
-        async with self._calls:
+        async with self._call("put"):
             await self._redis(key).set(KEY_PREFIX + key, value, px=max(1, int(ttl * 1000)))
 
     async def get_many(self, keys: list[str]) -> list[str | None]:
         values = []
         for key in keys:  # keys may live on different shards: one GET each
-            async with self._calls:
+            async with self._call("get_many"):
                 raw = await self._redis(key).get(KEY_PREFIX + key)
             values.append(raw.decode() if isinstance(raw, bytes) else raw)
         return values
 
     async def spend(self, key: str, interval_us: int, burst: int, now_us: int) -> bool:
         """:func:`gcra` as one Lua script: read, decide and write are atomic across processes."""
-        async with self._calls:
+        async with self._call("spend"):
             allowed = await self._redis(key).eval(
                 _GCRA_LUA, 1, KEY_PREFIX + key, now_us, interval_us, burst
             )
@@ -257,7 +269,7 @@ class RedisStore:
     async def expire(self, key: str) -> list[str]:
         """Remove the members whose deadline passed; only what this call removed is returned,
         so when several processes prune at once each departure is reported once."""
-        async with self._calls:
+        async with self._call("expire"):
             redis = self._redis(key)
             stale = await redis.zrangebyscore(KEY_PREFIX + key, "-inf", time.time())
             gone = []
