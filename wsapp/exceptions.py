@@ -17,9 +17,8 @@
         │   ├── RoomNotFound                  4404
         │   ├── TooManyConnections            4409
         │   ├── RoomClosed                    4410
-        │   └── RateLimited                   4429
-        │       └── RoomFull                  4429: the room is at its ``max_members``
         │   ├── RateLimited                   4429
+        │   │   └── RoomFull                  4429: the room is at its ``max_members``
         │   ├── LayerUnavailable              1013: the channel layer (Redis) is away; retry
         │   └── DatabaseUnavailable           1013: the database is away; retry
         └── BadRequest                        4400: repeated malformed protocol messages
@@ -148,6 +147,8 @@ class RoomFull(RateLimited):
     so that a dedicated "room full" code is a one-line change here."""
 
     default_reason = "Room full."
+
+
 class LayerUnavailable(Reject):
     """The channel layer (Redis) cannot be reached: the client should reconnect shortly.
 

@@ -438,6 +438,8 @@ async def test_a_crowd_on_two_processes_gets_exactly_max_members_seats(
     outcomes = await asyncio.gather(*(outcome(ws) for ws in sockets))
     full = (CloseCode.RATE_LIMITED, f"Room {slug!r} is full (2 members).")
     assert sorted(outcomes, key=str) == [full] * 10 + ["admitted"] * 2
+
+
 async def test_idle_hubs_log_nothing_and_deliver_the_next_message_at_once(
     redis_cluster, cookies
 ) -> None:

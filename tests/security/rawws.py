@@ -16,6 +16,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.timing import scaled
+
 OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's sample nonce
@@ -25,8 +27,8 @@ DROPPED = None
 
 
 def timeout(seconds: float) -> float:
-    """``seconds`` scaled by ``WSAPP_TEST_TIMEOUT_FACTOR``."""
-    return seconds * float(os.environ.get("WSAPP_TEST_TIMEOUT_FACTOR", "1"))
+    """``seconds`` scaled by ``WSAPP_TEST_TIMEOUT_FACTOR`` (the suite's one timing knob)."""
+    return scaled(seconds)
 
 
 def upgrade_request(path: str, extra_headers: str = "", host: str = "127.0.0.1") -> bytes:

@@ -9,8 +9,8 @@ they are sorted sets scored by deadline, on the shard channels_redis would pick 
 from __future__ import annotations
 
 import asyncio
-import json
 import contextlib
+import json
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
