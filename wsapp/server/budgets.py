@@ -14,6 +14,10 @@ from typing import Any
 from wsapp.conf import parse_rate
 from wsapp.limits import TokenBucket
 
+#: Seconds a connection must have been waiting for its request headers before a full
+#: ``MAX_PENDING_HANDSHAKES`` may drop it (see :mod:`wsapp.server.handshake`).
+MIN_PENDING_AGE = 1.0
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -7,7 +7,10 @@ Here each connection gets ``HANDSHAKE_TIMEOUT`` seconds from its first byte (and
 each keep-alive response) to finish its request headers, whatever it trickles meanwhile, and at
 most ``MAX_PENDING_HANDSHAKES`` connections may be waiting for theirs: a new one past the cap
 drops the oldest, so an attacker has to out-pace every honest client's whole handshake to keep
-them out. Once the headers are in, a websocket upgrade is autobahn's: its opening-handshake
+them out. Only a connection that has waited :data:`MIN_PENDING_AGE` can be dropped that way: a
+herd of honest clients reconnecting at once (a thousand after a restart) is "pending" only
+until the reactor gets round to reading headers that are already in the kernel's buffer, and
+must not be cut down for it; the cap is then exceeded for at most that long. Once the headers are in, a websocket upgrade is autobahn's: its opening-handshake
 timeout (set to the same ``HANDSHAKE_TIMEOUT``) bounds the wait for the application's accept.
 """
 
@@ -23,6 +26,8 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http
+
+from wsapp.server.budgets import MIN_PENDING_AGE
 
 reactor: Any = _reactor  # Twisted's stubs type the module, not the reactor it installs
 
@@ -47,7 +52,10 @@ class HandshakeGuard:
     def __init__(self, timeout: float, limit: int) -> None:
         self.timeout = timeout
         self.limit = limit
-        self.pending: collections.OrderedDict[WsappHTTPChannel, Any] = collections.OrderedDict()
+        # channel -> (its deadline call, when it began waiting), oldest first.
+        self.pending: collections.OrderedDict[WsappHTTPChannel, tuple[Any, float]] = (
+            collections.OrderedDict()
+        )
         self.evicted = 0
         self.timed_out = 0
         self._warned_at = float("-inf")
@@ -56,20 +64,23 @@ class HandshakeGuard:
         """``channel`` waits for request headers from now on (idempotent)."""
         if channel in self.pending:
             return
-        if len(self.pending) >= self.limit:
-            self._warn_full()
+        now = time.monotonic()
         while len(self.pending) >= self.limit:
-            oldest, call = self.pending.popitem(last=False)
+            oldest, (call, since) = next(iter(self.pending.items()))
+            if now - since < MIN_PENDING_AGE:
+                break  # a burst of new connections, not a slow one: admit it over the cap
+            self._warn_full()
+            del self.pending[oldest]
             call.cancel()
             self.evicted += 1
             oldest.handshake_expired()
-        self.pending[channel] = reactor.callLater(self.timeout, self._expire, channel)
+        self.pending[channel] = (reactor.callLater(self.timeout, self._expire, channel), now)
 
     def finished(self, channel: WsappHTTPChannel) -> None:
         """``channel``'s headers are in, or it is gone: it no longer counts."""
-        call = self.pending.pop(channel, None)
-        if call is not None and call.active():
-            call.cancel()
+        entry = self.pending.pop(channel, None)
+        if entry is not None and entry[0].active():
+            entry[0].cancel()
 
     def _warn_full(self) -> None:
         now = time.monotonic()
