@@ -77,7 +77,10 @@ QUICK_CHUNKS = [f"{m}.*" for m in MAJOR] + [
     "13.1.1", "13.1.2", "13.1.3", "13.1.4", "13.1.5", "13.3.1", "13.7.1",
 ]  # fmt: skip
 
-_CTX = mp.get_context("fork")
+# A fresh interpreter per chunk, not a fork: a child forked from a process that has loaded
+# Twisted, autobahn or pytest (the suite runs this too) inherits their state, and kosoku failed
+# there with a cffi TypeError on every case.
+_CTX = mp.get_context("spawn")
 
 
 def verdict(case: dict[str, Any]) -> str:
