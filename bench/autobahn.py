@@ -55,7 +55,8 @@ class Server:
 
 SERVERS: tuple[Server, ...] = (
     Server("wsapp@serve", SERVE, AUTOBAHN_ENV,
-           "manage.py serve, defaults (COMPRESSION on), MAX_MESSAGE_SIZE 16 MiB, MAX_FRAGMENTS 64 Ki"),
+           "manage.py serve, defaults (COMPRESSION on), MAX_MESSAGE_SIZE 16 MiB, MAX_FRAGMENTS 64 Ki, "
+           "no MAX_INFLATE_RATE"),
     Server("wsapp@daphne", (*DAPHNE, "config.asgi:application"), AUTOBAHN_ENV,
            "the same app on plain Daphne (its defaults: 1 MiB, no compression)"),
     Server("wsapp@uvicorn", (*UVICORN, "config.asgi:application"), AUTOBAHN_ENV,
