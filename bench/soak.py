@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from bench import procs, runner
 from bench.client import check_local
@@ -125,7 +125,9 @@ class Soak:
         while not self.stopping:
             try:
                 ws = await self.open(index)
-            except (OSError, TimeoutError, ConnectionClosed) as exc:
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                # A refused or dropped handshake (InvalidStatus, InvalidMessage) is a reconnect
+                # like any other: the slot keeps trying, as wsapp.js would.
                 self.tally.errors[f"connect: {type(exc).__name__}"] += 1
                 await asyncio.sleep(1)
                 continue
