@@ -63,6 +63,19 @@ async def settle_and_check(clients: list[ChatClient], earlier: set[int]) -> set[
     return acked
 
 
+async def end_traffic(
+    clients: list[ChatClient], stop: asyncio.Event, talking: asyncio.Task[int], earlier: set[int]
+) -> int:
+    """Two more seconds of traffic after the fault, then stop it and check every promise;
+    returns how many messages were sent (each of them was acknowledged)."""
+    await asyncio.sleep(2)  # traffic after the fault: the scenario, not a condition
+    stop.set()
+    sent = await talking
+    acked = await settle_and_check(clients, earlier)
+    assert len(acked) == sent
+    return sent
+
+
 def assert_logged_once(servers: list[ServerProcess], line: str) -> None:
     for server in servers:
         output = server.output()
@@ -88,11 +101,7 @@ async def test_redis_killed_for_10_s_under_traffic(
     hubs_back = time.monotonic() - restarted
     await wait_until(lambda: all_live(clients), "every client live again")
     clients_back = time.monotonic() - restarted
-    await asyncio.sleep(2)  # traffic after the fault
-    stop.set()
-    sent = await talking
-    acked = await settle_and_check(clients, earlier)
-    assert len(acked) == sent
+    sent = await end_traffic(clients, stop, talking, earlier)
     assert_logged_once(servers, "Channel layer unavailable")
     with capsys.disabled():
         print(
@@ -116,11 +125,7 @@ async def test_a_sigkilled_process_clients_resume_on_the_other(
         lambda: all_live(clients) and all(c.server is p1 for c in clients), "failover to p1"
     )
     failover = time.monotonic() - killed
-    await asyncio.sleep(2)
-    stop.set()
-    sent = await talking
-    acked = await settle_and_check(clients, earlier)
-    assert len(acked) == sent
+    sent = await end_traffic(clients, stop, talking, earlier)
     output = p1.output()
     assert "Traceback" not in output, output[-4000:]
     assert "Channel layer unavailable" not in output
@@ -149,11 +154,7 @@ async def test_postgres_restarted_under_traffic(
         lambda: sum(len(c.acked) for c in clients) > acks_before + len(clients), "acks again"
     )
     back = time.monotonic() - restarted
-    await asyncio.sleep(2)
-    stop.set()
-    sent = await talking
-    acked = await settle_and_check(clients, earlier)
-    assert len(acked) == sent
+    sent = await end_traffic(clients, stop, talking, earlier)
     assert_logged_once(servers, "Database unavailable")
     with capsys.disabled():
         print(

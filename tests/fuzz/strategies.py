@@ -224,6 +224,24 @@ def decoded(text: str) -> tuple[str, Any]:
         return "invalid_json", f"Invalid JSON: {exc}"
 
 
+def frame_close(kind: str, payload: str | bytes) -> tuple[int, str] | None:
+    """The close a JSON ``Consumer`` answers a frame with before decoding it, or ``None``.
+
+    A binary frame is unsupported data (1003); a text frame that no UTF-8 encoder can write (a
+    lone surrogate the test client lets through) is an invalid payload (1007).
+    """
+    from wsapp.codes import CloseCode
+
+    if kind == "bytes":
+        return (CloseCode.UNSUPPORTED_DATA, "This endpoint takes JSON text frames.")
+    assert isinstance(payload, str)
+    try:
+        payload.encode("utf-8")
+    except UnicodeEncodeError:
+        return (CloseCode.INVALID_PAYLOAD, "A text frame that is not valid UTF-8.")
+    return None
+
+
 def unknown_type(event_type: str) -> str:
     """The message of the ``unknown_type`` error: the type quoted, cut at 100 characters."""
     shown = event_type if len(event_type) <= 100 else event_type[:100] + "…"

@@ -19,6 +19,7 @@ from tests.fuzz.strategies import (
     close_reason,
     decoded,
     examples,
+    frame_close,
     frames,
     generated,
     json_values,
@@ -82,13 +83,8 @@ async def test_every_frame_gets_the_answer_or_close_the_protocol_says(
         for kind, payload in sequence:
             generated("socket: Consumer frames")
             await (ws.send_text(payload) if kind == "text" else ws.send_bytes(payload))
-            if kind == "bytes":
-                close = (CloseCode.UNSUPPORTED_DATA, "This endpoint takes JSON text frames.")
-                break
-            try:
-                payload.encode("utf-8")
-            except UnicodeEncodeError:
-                close = (CloseCode.INVALID_PAYLOAD, "A text frame that is not valid UTF-8.")
+            close = frame_close(kind, payload)
+            if close is not None:
                 break
             expected = answer(payload)
             assert await ws.receive_json() == expected

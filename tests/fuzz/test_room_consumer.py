@@ -22,6 +22,7 @@ from tests.fuzz.strategies import (
     close_reason,
     decoded,
     examples,
+    frame_close,
     frames,
     generated,
     unknown_type,
@@ -83,13 +84,8 @@ async def test_every_chat_frame_gets_its_ack_or_error_and_the_database_agrees(
         generated("socket: RoomConsumer frames")
         before = await Message.objects.acount()
         await (ws.send_text(payload) if kind == "text" else ws.send_bytes(payload))
-        if kind == "bytes":
-            close = (CloseCode.UNSUPPORTED_DATA, "This endpoint takes JSON text frames.")
-            break
-        try:
-            payload.encode("utf-8")
-        except UnicodeEncodeError:
-            close = (CloseCode.INVALID_PAYLOAD, "A text frame that is not valid UTF-8.")
+        close = frame_close(kind, payload)
+        if close is not None:
             break
         expected, body = await predict(payload, lobby, user)
         got = await ws.receive_json()
