@@ -191,6 +191,8 @@ class RoomConsumer(Consumer):
     async def _release(self, history: dict[str, Any]) -> None:
         """Send what the hub held back during the join, minus what history already had."""
         seen = {m["id"] for m in history["messages"]}
+        if seen:
+            self.hub.set_floor(self.ws, max(seen))
         while (text := self.hub.take_held(self.ws)) is not None:
             if seen and '"id"' in text and json.loads(text).get("id") in seen:
                 continue

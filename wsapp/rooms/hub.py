@@ -60,6 +60,10 @@ class Hub:
         self.users: dict[str, set[WebSocket]] = {}
         self.groups: set[str] = set()
         self.held: dict[WebSocket, list[dict[str, Any]]] = {}
+        # The highest chat message id a joiner's history carried: a broadcast of an id at or
+        # below it was committed before that history was read, so the joiner has it already
+        # (its broadcast lagged its commit past the hold: ids commit in order per room).
+        self.floors: dict[WebSocket, int] = {}
         self.channel_full = 0
         self.delivered = 0
         self.received = 0
@@ -129,9 +133,14 @@ class Hub:
             return None
         return str(frames.pop(0)["text"])
 
+    def set_floor(self, ws: WebSocket, message_id: int) -> None:
+        """``ws`` has every chat message up to ``message_id`` (its history said so)."""
+        self.floors[ws] = message_id
+
     def leave(self, room: str, ws: WebSocket) -> None:
         """Stop delivering; the group is dropped by the next refresh if no member is left."""
         self.held.pop(ws, None)
+        self.floors.pop(ws, None)
         members = self.rooms.get(room)
         if members is not None:
             members.discard(ws)
@@ -230,16 +239,23 @@ class Hub:
         sockets = self.rooms.get(message["room"])
         if sockets:
             frame = {"type": "websocket.send", "text": message["text"]}
-            await self.deliver(sockets, frame, message.get("exclude") or ())
+            await self.deliver(sockets, frame, message.get("exclude") or (), message.get("id"))
 
     async def deliver(
-        self, sockets: Iterable[WebSocket], frame: dict[str, Any], exclude: Iterable[str] = ()
+        self,
+        sockets: Iterable[WebSocket],
+        frame: dict[str, Any],
+        exclude: Iterable[str] = (),
+        message_id: int | None = None,
     ) -> None:
         """Write one already-encoded frame to each socket; a dead one is skipped, not fatal."""
         skip = set(exclude)
         held = self.held
+        floors = self.floors if message_id is not None else None
         for ws in list(sockets):
             if ws.id in skip:
+                continue
+            if floors and message_id <= floors.get(ws, -1):  # type: ignore[operator]
                 continue
             if held and ws in held:
                 held[ws].append(frame)
@@ -421,6 +437,10 @@ async def publish_to_room(room: str, data: Any, exclude: Iterable[str] = ()) -> 
         "room": room,
         "text": jsoncodec.dumps(data),
         "exclude": list(exclude),
+        # A chat message's id lets each hub drop it for a joiner whose history already had it.
+        "id": data.get("id")
+        if isinstance(data, dict) and data.get("type") == "chat.message"
+        else None,
     }
     try:
         await send_to_group(room_group(room), message)
