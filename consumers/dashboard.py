@@ -26,9 +26,9 @@ from channels.db import database_sync_to_async
 
 from wsapp import Consumer, WebSocket, jsoncodec, metrics
 from wsapp.exceptions import InvalidStateError, PermissionDenied, WebSocketDisconnect
+from wsapp.hub.hub import cluster_stats, get_hub
 from wsapp.models import Room
 from wsapp.rooms import aonline
-from wsapp.rooms.hub import cluster_stats, get_hub
 
 logger = logging.getLogger("consumers.dashboard")
 

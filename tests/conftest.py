@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support.redis import RedisServer
-from wsapp.rooms.hub import stop_hub
+from wsapp.hub.hub import stop_hub
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 # The multi-process fixtures (a shared PostgreSQL or SQLite-WAL database) for tests/e2e.
@@ -95,12 +95,12 @@ def redis_layer_settings(url: str) -> dict[str, Any]:
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def ttl_store(request: pytest.FixtureRequest) -> Any:
-    """The store a hub would use (``wsapp.rooms.store``): in memory, or Redis through the Redis
+    """The store a hub would use (``wsapp.hub.store``): in memory, or Redis through the Redis
     layer. The layer's ``flush()`` clears only channels_redis's keys; the store's go here."""
     import redis
 
+    from wsapp.hub.store import MemoryStore, store_for
     from wsapp.layers import get_layer
-    from wsapp.rooms.store import MemoryStore, store_for
 
     if request.param == "memory":
         return MemoryStore()

@@ -9,9 +9,10 @@ class WsappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from wsapp import checks, revocation, tracking
+        from wsapp import checks, revocation
+        from wsapp.hub import users
 
         checks.register()
 
-        tracking.install()
+        users.install()
         revocation.connect_receivers()

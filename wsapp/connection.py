@@ -262,7 +262,7 @@ class WebSocket(HandshakeData):
                     self.user_rate_limit is not None and not await self.user_rate_limit.allow(now)
                 ):
                     if self.application_state is CONNECTED:
-                        await self._send_frame(
+                        await self.send_frame(
                             {"type": "websocket.send", "text": limits.RATE_LIMITED_FRAME}
                         )
                     continue
@@ -404,9 +404,9 @@ class WebSocket(HandshakeData):
             raise RuntimeError(
                 f'Expected "websocket.send", "websocket.accept" or "websocket.close", but got {kind!r}'
             )
-        await self._send_frame(message)
+        await self.send_frame(message)
 
-    async def _send_frame(self, message: Message) -> None:
+    async def send_frame(self, message: Message) -> None:
         if self.application_state is not CONNECTED:
             if self.client_state is DISCONNECTED:
                 raise WebSocketDisconnect(
@@ -426,10 +426,10 @@ class WebSocket(HandshakeData):
             raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, str(exc)) from exc
 
     async def send_text(self, data: str) -> None:
-        await self._send_frame({"type": "websocket.send", "text": data})
+        await self.send_frame({"type": "websocket.send", "text": data})
 
     async def send_bytes(self, data: bytes) -> None:
-        await self._send_frame({"type": "websocket.send", "bytes": data})
+        await self.send_frame({"type": "websocket.send", "bytes": data})
 
     async def send_json(
         self,
@@ -445,9 +445,9 @@ class WebSocket(HandshakeData):
         """
         text = (dumps or self.dumps)(data)
         if mode == "text":
-            await self._send_frame({"type": "websocket.send", "text": text})
+            await self.send_frame({"type": "websocket.send", "text": text})
         elif mode == "binary":
-            await self._send_frame({"type": "websocket.send", "bytes": text.encode()})
+            await self.send_frame({"type": "websocket.send", "bytes": text.encode()})
         else:
             raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
 
@@ -468,7 +468,7 @@ class WebSocket(HandshakeData):
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._pings[payload] = (_now(), waiter)
         try:
-            await self._send_frame({"type": "wsapp.ping", "bytes": payload})
+            await self.send_frame({"type": "wsapp.ping", "bytes": payload})
             async with asyncio.timeout(timeout):
                 return await waiter
         finally:

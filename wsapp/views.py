@@ -42,7 +42,7 @@ def token_view(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 async def metrics_view(request: HttpRequest) -> HttpResponse:
-    """This process's counters in Prometheus's text format (see :mod:`wsapp.prometheus`).
+    """This process's counters in Prometheus's text format (see :mod:`wsapp.metrics.prometheus`).
 
     Open to the scraper's address (``WSAPP["METRICS_ALLOWED_IPS"]``) and to staff users; anyone
     else gets a 403, since the numbers (room names, traffic) are not for the public. The address
@@ -56,7 +56,7 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
                 'WSAPP["METRICS_ALLOWED_IPS"].\n',
                 content_type="text/plain; charset=utf-8",
             )
-    from wsapp import prometheus  # prometheus_client is optional: imported on first scrape
+    from wsapp.metrics import prometheus  # prometheus_client is optional: imported on first scrape
 
     return HttpResponse(await prometheus.render(), content_type=prometheus.CONTENT_TYPE)
 

@@ -23,8 +23,8 @@ from wsapp.asgi import websocket_application
 from wsapp.codes import CloseCode
 from wsapp.endpoints import Endpoint
 from wsapp.exceptions import NotAuthenticated, WebSocketDisconnect
+from wsapp.hub.hub import stop_hub
 from wsapp.models import Message, Room
-from wsapp.rooms.hub import stop_hub
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
 

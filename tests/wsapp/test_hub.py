@@ -9,9 +9,9 @@ from channels.layers import get_channel_layer
 
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
-from wsapp.groups import room_group
+from wsapp.hub.groups import room_group
+from wsapp.hub.hub import get_hub, stop_hub
 from wsapp.rooms import abroadcast, aclose
-from wsapp.rooms.hub import get_hub, stop_hub
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
 

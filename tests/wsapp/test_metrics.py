@@ -218,7 +218,7 @@ async def test_without_prometheus_client_the_error_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
-    monkeypatch.delitem(sys.modules, "wsapp.prometheus", raising=False)
-    monkeypatch.delattr(wsapp, "prometheus", raising=False)  # as if never imported
+    monkeypatch.delitem(sys.modules, "wsapp.metrics.prometheus", raising=False)
+    monkeypatch.delattr(wsapp.metrics, "prometheus", raising=False)  # as if never imported
     with pytest.raises(ImproperlyConfigured, match=r"pip install 'wsapp\[metrics\]'"):
         await AsyncClient().get(URL)

@@ -14,13 +14,13 @@ from tests.support.timing import scaled
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
 from wsapp.exceptions import LayerUnavailable
-from wsapp.groups import room_group
+from wsapp.hub.groups import room_group
+from wsapp.hub.hub import get_hub, stop_hub
+from wsapp.hub.store import KEY_PREFIX, RedisStore
 from wsapp.layers import redis_connection
 from wsapp.redis_layer import RedisChannelLayer
 from wsapp.rooms import abroadcast, aonline
-from wsapp.rooms.hub import get_hub, stop_hub
 from wsapp.rooms.presence import presence_for, presence_key
-from wsapp.rooms.store import KEY_PREFIX, RedisStore
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from wsapp.rooms.store import TTLStore
+from wsapp.hub.store import TTLStore
 
 
 def entry(owner: str, connection: str) -> str:

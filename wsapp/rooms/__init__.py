@@ -2,7 +2,7 @@
 
 The API (``broadcast``/``abroadcast``, ``online``, ``close``, ``kick``, ``close_user``) lives in
 :mod:`wsapp.rooms.api`; it is re-exported lazily so that importing a submodule such as
-``wsapp.rooms.hub`` does not pull in the whole package.
+``wsapp.hub.hub`` does not pull in the whole package.
 """
 
 from __future__ import annotations

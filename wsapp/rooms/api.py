@@ -16,13 +16,13 @@ from asgiref.sync import async_to_sync
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
-from wsapp.groups import room_group
+from wsapp.hub.groups import room_group, user_group
+from wsapp.hub.hub import get_hub, publish_to_room, send_to_group
+from wsapp.hub.store import store_for
+from wsapp.hub.users import user_key
 from wsapp.layers import get_layer
 from wsapp.rooms import __all__ as __all__  # the names are listed once, in the package
-from wsapp.rooms.hub import get_hub, publish_to_room, send_to_group
 from wsapp.rooms.presence import online_connections, online_users
-from wsapp.rooms.store import store_for
-from wsapp.tracking import aclose_user, user_key
 
 
 def _slug(room: Any) -> str:
@@ -75,6 +75,15 @@ async def akick(room: Any, user: Any, code: int = CloseCode.FORBIDDEN, reason: s
     await send_to_group(
         room_group(slug),
         {"type": "wsapp.kick", "room": slug, "user": key, "code": int(code), "reason": reason},
+    )
+
+
+async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason: str = "") -> None:
+    """Close every socket of ``user`` (a user or its pk) on every process."""
+    key = str(getattr(user, "pk", user))
+    await send_to_group(
+        user_group(key),
+        {"type": "wsapp.close_user", "user": key, "code": int(code), "reason": reason},
     )
 
 

@@ -26,10 +26,10 @@ from wsapp.exceptions import (
     RoomFull,
     RoomNotFound,
 )
+from wsapp.hub.hub import Hub, get_hub
 from wsapp.models import Room
 from wsapp.rooms.api import abroadcast, aonline
 from wsapp.rooms.history import history_frame, store
-from wsapp.rooms.hub import Hub, get_hub
 from wsapp.rooms.presence import Presence, presence_for
 
 CLIENT_ID_MAX_LENGTH = 64

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from wsapp.connection import WebSocket
-from wsapp.rooms.hub import Hub, publish_to_room
-from wsapp.rooms.store import TTLStore
+from wsapp.hub.hub import Hub, publish_to_room
+from wsapp.hub.store import TTLStore
 
 
 def presence_key(room: str) -> str:

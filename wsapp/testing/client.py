@@ -241,7 +241,7 @@ class _LoopThread:
         return future.result()
 
     def stop(self) -> None:
-        from wsapp.rooms.hub import stop_hub
+        from wsapp.hub.hub import stop_hub
 
         with contextlib.suppress(Exception):
             self.call(stop_hub)

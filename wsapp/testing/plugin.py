@@ -61,6 +61,6 @@ if pytest_asyncio is not None:
         yield connect
         for session in sessions:
             await session.close()
-        from wsapp.rooms.hub import stop_hub
+        from wsapp.hub.hub import stop_hub
 
         await stop_hub()

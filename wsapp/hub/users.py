@@ -17,13 +17,11 @@ import asyncio
 import logging
 from typing import Any
 
-from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket, accept_hooks, close_hooks
 from wsapp.exceptions import LayerUnavailable, TooManyConnections
-from wsapp.groups import user_group
+from wsapp.hub.hub import Hub, current_hub, get_hub
 from wsapp.limits import UserRateLimit
-from wsapp.rooms.hub import Hub, current_hub, get_hub, send_to_group
 
 logger = logging.getLogger("wsapp")
 
@@ -104,15 +102,6 @@ async def _quietly(coroutine: Any) -> None:
         hub = current_hub()
         if hub is not None:
             hub.layer_failed("cleanup", exc)
-
-
-async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason: str = "") -> None:
-    """Close every socket of ``user`` (a user or its pk) on every process."""
-    key = str(getattr(user, "pk", user))
-    await send_to_group(
-        user_group(key),
-        {"type": "wsapp.close_user", "user": key, "code": int(code), "reason": reason},
-    )
 
 
 def install() -> None:

@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised by removing the modul
     ) from exc
 
 from wsapp import metrics
-from wsapp.rooms.hub import current_hub
+from wsapp.hub.hub import current_hub
 
 __all__ = ["CONTENT_TYPE", "WsappCollector", "render", "room_online_counts"]
 

@@ -30,10 +30,10 @@ from wsapp import jsoncodec, metrics
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
 from wsapp.exceptions import InvalidStateError, LayerUnavailable, WebSocketDisconnect
-from wsapp.groups import room_group, user_group
+from wsapp.hub.groups import room_group, user_group
+from wsapp.hub.store import TTLStore, store_for
 from wsapp.layers import get_layer
 from wsapp.outage import Outage
-from wsapp.rooms.store import TTLStore, store_for
 
 logger = logging.getLogger("wsapp.hub")
 
@@ -261,7 +261,7 @@ class Hub:
                 held[ws].append(frame)
                 continue
             try:
-                await ws._send_frame(frame)
+                await ws.send_frame(frame)
             except (WebSocketDisconnect, InvalidStateError, OSError):
                 continue
             self.delivered += 1
@@ -364,7 +364,7 @@ def stats_key(process: str) -> str:
 
 async def cluster_stats() -> list[dict[str, Any]]:
     """The latest stats of every live process sharing the channel layer, one dict each."""
-    from wsapp.rooms.store import store_for
+    from wsapp.hub.store import store_for
 
     store = store_for(get_layer())
     processes = sorted(await store.members(STATS_PROCESSES))
