@@ -9,8 +9,9 @@ from channels.layers import get_channel_layer
 
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
-from wsapp.hub.groups import room_group
-from wsapp.hub.hub import get_hub, stop_hub
+from wsapp.hub.hub import Hub, get_hub, stop_hub
+from wsapp.hub.messages import room_group
+from wsapp.hub.runtime import PerLoop
 from wsapp.rooms import abroadcast, aclose
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
@@ -122,3 +123,93 @@ async def test_short_group_expiry_is_survived_by_periodic_refresh(client, settin
     assert await a.receive_json() == {"type": "after-expiry"}
     await a.close()
     await stop_hub()
+
+
+# -- one owner of "a closed socket leaves everything" -------------------------------------------
+
+
+class Socket:
+    """Stands in for a WebSocket where the hub only keeps it in its indexes."""
+
+    def __init__(self, id: str) -> None:
+        self.id = id
+
+
+async def test_forget_drops_a_socket_from_every_room_user_hold_and_floor() -> None:
+    hub = Hub(get_channel_layer(), 5.0)
+    await hub.start()
+    ws, other = Socket("a"), Socket("b")
+    await hub.join("lobby", ws, hold=True)
+    await hub.join("random", ws)
+    await hub.join("lobby", other)
+    await hub.attach_user("42", ws)
+    hub.set_floor(ws, 7)
+    forgotten: list[Socket] = []
+    hub.on_forget(forgotten.append)
+    hub.on_forget(forgotten.append)  # once is enough
+    hub.forget(ws)
+    hub.forget(ws)  # a second close is harmless
+    assert (hub.rooms, hub.users, hub.held, hub.floors) == ({"lobby": {other}}, {}, {}, {})
+    assert forgotten == [ws, ws]
+    await hub.stop()
+
+
+async def test_forget_tells_presence_which_leaves_and_announces_in_the_background() -> None:
+    from wsapp.rooms.presence import presence_for
+
+    hub = await get_hub()
+    presence = presence_for(hub)
+    ws = Socket("a")
+    await hub.join("lobby", ws)
+    await presence.join("lobby", ws, "alice")
+    hub.forget(ws)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert presence.rooms_of(ws) == []
+    assert await presence.users("lobby") == []
+    assert [e["kind"] for e in presence.events] == ["join", "leave"]
+    await stop_hub()
+
+
+async def test_on_refresh_runs_each_callback_once_per_refresh() -> None:
+    hub = Hub(get_channel_layer(), 5.0)
+    await hub.start()
+    calls: list[Hub] = []
+
+    async def renew(refreshed: Hub) -> None:
+        calls.append(refreshed)
+
+    hub.on_refresh(renew)
+    hub.on_refresh(renew)
+    assert hub.refresh_hooks == [renew]  # the list older callers append to
+    await hub.refresh()
+    assert calls == [hub]
+    await hub.stop()
+
+
+async def test_services_run_beside_the_hub_and_stop_with_it() -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def service(hub: Hub) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    hubs = PerLoop(lambda services: _started(services))
+    hubs.serve(service)
+    hubs.serve(service)
+    hub = await hubs.get()
+    assert await hubs.get() is hub and hubs.current() is hub
+    await asyncio.wait_for(started.wait(), 1)
+    await hubs.stop()
+    assert cancelled.is_set() and hubs.current() is None
+
+
+async def _started(services) -> Hub:
+    assert len(services) == 1
+    hub = Hub(get_channel_layer(), 5.0, services)
+    await hub.start()
+    return hub

@@ -14,8 +14,8 @@ from tests.support.timing import scaled
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
 from wsapp.exceptions import LayerUnavailable
-from wsapp.hub.groups import room_group
 from wsapp.hub.hub import get_hub, stop_hub
+from wsapp.hub.messages import room_group
 from wsapp.hub.store import KEY_PREFIX, RedisStore
 from wsapp.layers import redis_connection
 from wsapp.redis_layer import RedisChannelLayer

@@ -7,30 +7,31 @@ encoded once, and each hub writes that same frame to each local member: O(proces
 O(members). Users' sockets are indexed the same way, so a logout or a ban reaches every process.
 
 When the layer goes away (Redis restarted, say), the hub logs it once (:mod:`wsapp.outage`),
-refuses new members with 1013 instead of half-joining them, and polls until the layer answers.
-Then it re-adds its groups at once, rather than at the next refresh, and closes its room members
-and signed-in sockets with 1012: whatever was broadcast meanwhile never reached them, a client
-that reconnects with ``?since=`` gets it from the database, where every acknowledged message
-already is, and a user logged out meanwhile is refused at the handshake.
+refuses new members with 1013 instead of half-joining them, and recovers
+(:mod:`wsapp.hub.recovery`) once the layer answers.
+
+The hub knows groups, sockets and layer messages (:mod:`wsapp.hub.messages`), nothing of rooms
+as a product: presence and the dashboard's stats plug in through :meth:`Hub.on_refresh`,
+:meth:`Hub.on_forget` and services run beside it (:data:`HubService`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, Protocol
 
-from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
-from wsapp import jsoncodec, metrics
-from wsapp.codes import CloseCode
+from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
 from wsapp.exceptions import InvalidStateError, LayerUnavailable, WebSocketDisconnect
-from wsapp.hub.groups import room_group, user_group
+from wsapp.hub import messages
+from wsapp.hub.messages import room_group, user_group
+from wsapp.hub.recovery import close_all, recover
+from wsapp.hub.runtime import PerLoop
 from wsapp.hub.store import TTLStore, store_for
 from wsapp.layers import get_layer
 from wsapp.outage import Outage
@@ -41,17 +42,40 @@ HUB_PREFIX = "wsapp.hub"  # channels_redis adds "."; channel_capacity globs matc
 # Refresh group memberships this often, and at most every third of group_expiry: a socket open
 # for days must keep receiving after channels_redis would have expired the membership (24 h).
 MAX_REFRESH_INTERVAL = 10.0
-# While the layer is away, ask again after this long, doubling up to the cap: a restarted Redis
-# is noticed within the cap, and a dead one costs a failed connect every few seconds.
-RECOVERY_POLL = 0.25
-MAX_RECOVERY_POLL = 1.0
-RESYNC_REASON = "Live updates were interrupted; reconnect to resume."
+
+#: A coroutine run beside a hub for as long as it runs (cancelled when it stops), e.g. the
+#: dashboard's stats reporter. Given to :meth:`PerLoop.serve` (``hubs.serve``) by whoever starts the process.
+HubService = Callable[["Hub"], Coroutine[Any, Any, None]]
+#: Called on each refresh (after the groups are re-added) to renew TTL entries of one's own.
+RefreshCallback = Callable[["Hub"], Awaitable[None]]
+#: Called, synchronously, when a closed socket is forgotten (:meth:`Hub.forget`).
+ForgetCallback = Callable[[WebSocket], None]
+
+
+class RoomPresence(Protocol):
+    """What the user index asks of room presence when a socket closes (``Hub.presence``).
+
+    The engine knows nothing else of presence; :meth:`Hub.forget` is the newer path, which
+    tells presence through its :meth:`Hub.on_forget` callback instead.
+    """
+
+    def rooms_of(self, ws: WebSocket) -> list[str]: ...
+
+    async def leave(self, room: str, ws: WebSocket) -> None: ...
 
 
 class Hub:
-    """One process's (one event loop's) door to the channel layer for rooms and users."""
+    """One process's (one event loop's) door to the channel layer for rooms and users.
 
-    def __init__(self, layer: BaseChannelLayer, ttl: float) -> None:
+    Args:
+        layer: the channel layer; the hub reads one channel of it and joins groups with it.
+        ttl: seconds a shared entry (presence, connection counts) lives without a refresh.
+        services: coroutines run beside the hub until it stops (see :data:`HubService`).
+    """
+
+    def __init__(
+        self, layer: BaseChannelLayer, ttl: float, services: Iterable[HubService] = ()
+    ) -> None:
         self.layer = layer
         self.store: TTLStore = store_for(layer)
         self.ttl = ttl
@@ -64,22 +88,28 @@ class Hub:
         # below it was committed before that history was read, so the joiner has it already
         # (its broadcast lagged its commit past the hold: ids commit in order per room).
         self.floors: dict[WebSocket, int] = {}
+        # The reverse of rooms and users, so forgetting a socket costs its own memberships.
+        self._rooms_of: dict[WebSocket, set[str]] = {}
+        self._users_of: dict[WebSocket, set[str]] = {}
         self.channel_full = 0
         self.delivered = 0
         self.received = 0
+        self._services = tuple(services)
         self._tasks: list[asyncio.Task[None]] = []
+        self._cleanups: set[asyncio.Task[None]] = set()
         self._recovery: asyncio.Task[None] | None = None
         self._stopping = False
         self.outage = Outage("Channel layer", "live delivery paused")
-        self._handlers = {
-            "wsapp.broadcast": self._on_broadcast,
-            "wsapp.close_room": self._on_close_room,
-            "wsapp.kick": self._on_kick,
-            "wsapp.close_user": self._on_close_user,
+        self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            messages.BROADCAST: self._on_broadcast,
+            messages.CLOSE_ROOM: self._on_close_room,
+            messages.KICK: self._on_kick,
+            messages.CLOSE_USER: self._on_close_user,
         }
-        self.refresh_hooks: list[Any] = []
-        self.presence: Any = None  # wsapp.rooms.presence.Presence, made on first use
-        self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_EVENTS)
+        self._on_refresh: list[RefreshCallback] = []
+        self._on_forget: list[ForgetCallback] = []
+        #: Room presence, set by ``wsapp.rooms.presence`` on first use (the user index reads it).
+        self.presence: RoomPresence | None = None
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel(HUB_PREFIX)
@@ -87,7 +117,7 @@ class Hub:
         self._tasks = [
             loop.create_task(self._read()),
             loop.create_task(self._refresh_forever()),
-            loop.create_task(self._report_forever()),
+            *(loop.create_task(service(self)) for service in self._services),
         ]
 
     async def stop(self) -> None:
@@ -102,6 +132,45 @@ class Hub:
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group, self.channel)
         self.groups.clear()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` has begun (a service's loop ends quietly then)."""
+        return self._stopping
+
+    # -- extension points -------------------------------------------------------------------
+
+    def on_refresh(self, callback: RefreshCallback) -> None:
+        """Await ``callback(hub)`` on every refresh, after the groups (idempotent)."""
+        if callback not in self._on_refresh:
+            self._on_refresh.append(callback)
+
+    @property
+    def refresh_hooks(self) -> list[RefreshCallback]:
+        """The refresh callbacks, in order (appending to it is :meth:`on_refresh` without the
+        duplicate check; kept for callers written before it)."""
+        return self._on_refresh
+
+    def on_forget(self, callback: ForgetCallback) -> None:
+        """Call ``callback(ws)`` whenever :meth:`forget` drops a closed socket (idempotent)."""
+        if callback not in self._on_forget:
+            self._on_forget.append(callback)
+
+    def cleanup(self, coroutine: Coroutine[Any, Any, Any], action: str = "cleanup") -> None:
+        """Run shared-store cleanup that a synchronous close cannot await, keeping a reference.
+
+        With the layer away it is skipped and noted as an outage: the entries it would have
+        removed expire within one TTL.
+        """
+        task = asyncio.get_running_loop().create_task(self._quietly(coroutine, action))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    async def _quietly(self, coroutine: Coroutine[Any, Any, Any], action: str) -> None:
+        try:
+            await coroutine
+        except LayerUnavailable as exc:
+            self.layer_failed(action, exc)
 
     # -- local membership -------------------------------------------------------------------
 
@@ -118,6 +187,7 @@ class Hub:
         if hold:
             self.held.setdefault(ws, [])
         self.rooms.setdefault(room, set()).add(ws)
+        self._rooms_of.setdefault(ws, set()).add(room)
         try:
             await self._ensure_group(room_group(room))
         except LayerUnavailable:
@@ -141,16 +211,14 @@ class Hub:
         """Stop delivering; the group is dropped by the next refresh if no member is left."""
         self.held.pop(ws, None)
         self.floors.pop(ws, None)
-        members = self.rooms.get(room)
-        if members is not None:
-            members.discard(ws)
-            if not members:
-                del self.rooms[room]
+        _discard(self.rooms, room, ws)
+        _discard(self._rooms_of, ws, room)
 
     async def attach_user(self, user_key: str, ws: WebSocket) -> None:
         """Index ``ws`` under its user (raises ``LayerUnavailable`` while the layer is away)."""
         self._refuse_while_down()
         self.users.setdefault(user_key, set()).add(ws)
+        self._users_of.setdefault(ws, set()).add(user_key)
         try:
             await self._ensure_group(user_group(user_key))
         except LayerUnavailable:
@@ -158,11 +226,21 @@ class Hub:
             raise
 
     def detach_user(self, user_key: str, ws: WebSocket) -> None:
-        sockets = self.users.get(user_key)
-        if sockets is not None:
-            sockets.discard(ws)
-            if not sockets:
-                del self.users[user_key]
+        _discard(self.users, user_key, ws)
+        _discard(self._users_of, ws, user_key)
+
+    def forget(self, ws: WebSocket) -> None:
+        """``ws`` has closed: drop it from every room, user, hold and floor, then tell the
+        :meth:`on_forget` callbacks (presence removes its entries). The one place this is done,
+        so nothing keeps a closed socket; safe to call twice."""
+        for room in list(self._rooms_of.get(ws, ())):
+            self.leave(room, ws)
+        for key in list(self._users_of.get(ws, ())):
+            self.detach_user(key, ws)
+        self.held.pop(ws, None)
+        self.floors.pop(ws, None)
+        for callback in self._on_forget:
+            callback(ws)
 
     async def _ensure_group(self, group: str) -> None:
         if group not in self.groups:
@@ -183,32 +261,7 @@ class Hub:
     def layer_failed(self, action: str, exc: BaseException) -> None:
         """Note a failed layer call; the first of an outage logs it and starts the recovery."""
         if self.outage.failed(action, exc) and not self._stopping:
-            self._recovery = asyncio.get_running_loop().create_task(self._recover())
-
-    async def _recover(self) -> None:
-        """Poll until the layer answers, re-add every group at once, then resync members."""
-        delay = RECOVERY_POLL
-        while True:
-            await asyncio.sleep(delay)
-            reset = getattr(self.layer, "reset_connections", None)
-            if reset is not None:  # connections to the old Redis are dead: dial fresh ones
-                with contextlib.suppress(Exception):
-                    await reset()
-            try:
-                await self.refresh()
-                break
-            except LayerUnavailable as exc:
-                self.outage.failed("recover", exc)
-            except Exception:
-                logger.exception("Hub %s failed to refresh after an outage", self.channel)
-            delay = min(delay * 2, MAX_RECOVERY_POLL)
-        # Room members missed broadcasts; signed-in sockets may have missed a logout or a ban
-        # (a user-group close): both reconnect, and the handshake checks them again.
-        sockets = {ws for members in self.rooms.values() for ws in members}
-        sockets.update(ws for user_sockets in self.users.values() for ws in user_sockets)
-        self.outage.recovered(f"; resyncing {len(sockets)} local sockets.")
-        # RFC 6455 §7.4.1 / IANA: 1012 = service restart; wsapp.js reconnects with ?since=.
-        await _close_all(sockets, CloseCode.SERVICE_RESTART, RESYNC_REASON)
+            self._recovery = asyncio.get_running_loop().create_task(recover(self))
 
     # -- receiving from the layer -----------------------------------------------------------
 
@@ -235,7 +288,7 @@ class Hub:
             except Exception:
                 logger.exception("Hub failed to handle %r", message.get("type"))
 
-    async def _on_broadcast(self, message: dict[str, Any]) -> None:
+    async def _on_broadcast(self, message: messages.Broadcast) -> None:
         sockets = self.rooms.get(message["room"])
         if sockets:
             frame = {"type": "websocket.send", "text": message["text"]}
@@ -266,20 +319,20 @@ class Hub:
                 continue
             self.delivered += 1
 
-    async def _on_close_room(self, message: dict[str, Any]) -> None:
+    async def _on_close_room(self, message: messages.CloseRoom) -> None:
         sockets = list(self.rooms.get(message["room"], ()))
         if message.get("text") is not None:
             await self.deliver(sockets, {"type": "websocket.send", "text": message["text"]})
-        await _close_all(sockets, message["code"], message.get("reason", ""))
+        await close_all(sockets, message["code"], message.get("reason", ""))
 
-    async def _on_kick(self, message: dict[str, Any]) -> None:
+    async def _on_kick(self, message: messages.Kick) -> None:
         in_room = self.rooms.get(message["room"], set())
         sockets = [ws for ws in self.users.get(message["user"], ()) if ws in in_room]
-        await _close_all(sockets, message["code"], message.get("reason", ""))
+        await close_all(sockets, message["code"], message.get("reason", ""))
 
-    async def _on_close_user(self, message: dict[str, Any]) -> None:
+    async def _on_close_user(self, message: messages.CloseUser) -> None:
         sockets = list(self.users.get(message["user"], ()))
-        await _close_all(sockets, message["code"], message.get("reason", ""))
+        await close_all(sockets, message["code"], message.get("reason", ""))
 
     # -- keeping memberships alive ----------------------------------------------------------
 
@@ -302,8 +355,9 @@ class Hub:
                 logger.exception("Hub %s failed to refresh its memberships", self.channel)
 
     async def refresh(self) -> None:
-        """Re-add live groups before they expire, drop empty ones, run the refresh hooks
-        (presence and connection counts renew their TTL entries and prune the dead)."""
+        """Re-add live groups before they expire, drop empty ones, run the
+        :meth:`on_refresh` callbacks (presence and connection counts renew their TTL entries
+        and prune the dead)."""
         wanted = {room_group(r) for r in self.rooms} | {user_group(u) for u in self.users}
         for group in list(self.groups):
             if group not in wanted:
@@ -312,154 +366,42 @@ class Hub:
         for group in wanted:
             self.groups.add(group)
             await self.layer.group_add(group, self.channel)
-        for hook in self.refresh_hooks:
-            await hook(self)
-
-    # -- reporting, for the dashboard ------------------------------------------------------
-
-    def stats(self) -> dict[str, Any]:
-        """This process's metrics plus the hub's own numbers and recent presence events."""
-        snapshot = metrics.snapshot()
-        snapshot.update(
-            rooms={room: len(sockets) for room, sockets in self.rooms.items()},
-            hub_received=self.received,
-            hub_delivered=self.delivered,
-            channel_full=self.channel_full,
-            layer_outages=self.outage.outages,
-            layer_down=self.outage.down,
-            events=list(self.events),
-        )
-        return snapshot
-
-    async def report(self) -> None:
-        """Publish :meth:`stats` where any process can read it, for a few seconds."""
-        await self.store.add(STATS_PROCESSES, metrics.PROCESS, STATS_TTL)
-        await self.store.put(stats_key(metrics.PROCESS), jsoncodec.dumps(self.stats()), STATS_TTL)
-
-    async def _report_forever(self) -> None:
-        while not self._stopping:
-            try:
-                if not self.outage.down:
-                    await self.report()
-            except asyncio.CancelledError:
-                raise
-            except LayerUnavailable as exc:
-                self.layer_failed("report", exc)
-            except Exception:
-                if self._stopping:
-                    return
-                logger.exception("Hub %s failed to report its stats", self.channel)
-            await asyncio.sleep(STATS_INTERVAL)
+        for callback in self._on_refresh:
+            await callback(self)
 
 
-STATS_PROCESSES = "stats.processes"
-STATS_INTERVAL = 1.0
-STATS_TTL = 5.0
-RECENT_EVENTS = 50
+def _discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:
+    """Remove ``value`` from ``index[key]``, and the key with its last value."""
+    values = index.get(key)
+    if values is not None:
+        values.discard(value)
+        if not values:
+            del index[key]
 
 
-def stats_key(process: str) -> str:
-    return f"stats.{process}"
+async def _start(services: tuple[HubService, ...]) -> Hub:
+    hub = Hub(get_layer(), float(get_settings()["PRESENCE_TTL"]), services)
+    await hub.start()
+    return hub
 
 
-async def cluster_stats() -> list[dict[str, Any]]:
-    """The latest stats of every live process sharing the channel layer, one dict each."""
-    from wsapp.hub.store import store_for
-
-    store = store_for(get_layer())
-    processes = sorted(await store.members(STATS_PROCESSES))
-    values = await store.get_many([stats_key(p) for p in processes])
-    return [jsoncodec.loads(v) for v in values if v is not None]
-
-
-async def _close_all(sockets: Iterable[WebSocket], code: int, reason: str) -> None:
-    for ws in list(sockets):
-        with contextlib.suppress(WebSocketDisconnect, InvalidStateError, OSError):
-            await ws.close(code, reason)
-
-
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
-_starting: dict[asyncio.AbstractEventLoop, asyncio.Future[Hub]] = {}
+#: The process's hubs, one per event loop.
+hubs: PerLoop[Hub, HubService] = PerLoop(_start)
 
 
 async def get_hub() -> Hub:
     """This event loop's hub, started on first use."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is not None:
-        return hub
-    pending = _starting.get(loop)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    from wsapp.conf import get_settings
-
-    future: asyncio.Future[Hub] = loop.create_future()
-    _starting[loop] = future
-    try:
-        hub = Hub(get_layer(), float(get_settings()["PRESENCE_TTL"]))
-        await hub.start()
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # mark retrieved: the caller below re-raises it
-        raise
-    finally:
-        _starting.pop(loop, None)
-    _hubs[loop] = hub
-    future.set_result(hub)
-    return hub
+    return await hubs.get()
 
 
 def current_hub() -> Hub | None:
     """The running loop's hub if it has started (for sync callers that must not start one)."""
-    try:
-        return _hubs.get(asyncio.get_running_loop())
-    except RuntimeError:
-        return None
+    return hubs.current()
 
 
 async def stop_hub() -> None:
     """Stop this loop's hub (tests, and server shutdown)."""
-    hub = _hubs.pop(asyncio.get_running_loop(), None)
-    if hub is not None:
-        await hub.stop()
+    await hubs.stop()
 
 
-async def publish_to_room(room: str, data: Any, exclude: Iterable[str] = ()) -> None:
-    """Encode ``data`` once and hand it to every process with a member in ``room``.
-
-    In a process with a hub, a layer outage is noted and the frame dropped: the hub resyncs its
-    members when the layer is back, and what they missed is in the database (a chat message is
-    stored and acknowledged before it is broadcast). Without a hub (a management command, an
-    admin action) the caller gets ``LayerUnavailable``: nobody would resync.
-    """
-    message = {
-        "type": "wsapp.broadcast",
-        "room": room,
-        "text": jsoncodec.dumps(data),
-        "exclude": list(exclude),
-        # A chat message's id lets each hub drop it for a joiner whose history already had it.
-        "id": data.get("id")
-        if isinstance(data, dict) and data.get("type") == "chat.message"
-        else None,
-    }
-    try:
-        await send_to_group(room_group(room), message)
-    except LayerUnavailable as exc:
-        hub = current_hub()
-        if hub is None:
-            raise
-        hub.layer_failed("group_send", exc)
-
-
-async def send_to_group(group: str, message: dict[str, Any]) -> None:
-    """``group_send`` that counts a full channel instead of raising (direct sends can)."""
-    try:
-        await get_layer().group_send(group, message)
-    except ChannelFull:
-        hub = current_hub()
-        if hub is not None:
-            hub.channel_full += 1
-        logger.warning("Channel full: dropped %r to %s", message.get("type"), group)
-
-
-__all__ = ["Hub", "get_hub", "publish_to_room", "send_to_group", "stop_hub"]
+__all__ = ["Hub", "HubService", "current_hub", "get_hub", "hubs", "stop_hub"]

@@ -1,8 +1,9 @@
 """Rooms: broadcast, presence and history over the channel layer, O(processes) per message.
 
 The API (``broadcast``/``abroadcast``, ``online``, ``close``, ``kick``, ``close_user``) lives in
-:mod:`wsapp.rooms.api`; it is re-exported lazily so that importing a submodule such as
-``wsapp.hub.hub`` does not pull in the whole package.
+:mod:`wsapp.rooms.api`; its public names are listed here, once, and resolved on first use, so
+that importing a submodule (the consumer, presence, history) does not load the API and its sync
+bridges. The API module does not import this package: the names cannot go round in a cycle.
 """
 
 from __future__ import annotations
@@ -22,13 +23,19 @@ __all__ = [
     "joined",
     "kick",
     "online",
-    "online_connections_sync",
+    "online_connections",
 ]
+#: Old names still served (each warns when called), not part of ``__all__``.
+_DEPRECATED = frozenset({"online_connections_sync"})
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from wsapp.rooms import api
+    if name in __all__ or name in _DEPRECATED:
+        from wsapp.rooms import api  # on first use: see the module docstring
 
         return getattr(api, name)
     raise AttributeError(f"module 'wsapp.rooms' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -8,6 +8,7 @@ processes that hold the room's sockets do the rest.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -16,13 +17,13 @@ from asgiref.sync import async_to_sync
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
-from wsapp.hub.groups import room_group, user_group
-from wsapp.hub.hub import get_hub, publish_to_room, send_to_group
+from wsapp.hub import messages
+from wsapp.hub.hub import get_hub
+from wsapp.hub.publish import publish_to_room, send_to_group
 from wsapp.hub.store import store_for
 from wsapp.hub.users import user_key
 from wsapp.layers import get_layer
-from wsapp.rooms import __all__ as __all__  # the names are listed once, in the package
-from wsapp.rooms.presence import online_connections, online_users
+from wsapp.rooms.presence import online_users, room_connections
 
 
 def _slug(room: Any) -> str:
@@ -49,42 +50,29 @@ async def aonline(room: Any) -> list[str]:
 
 async def aonline_connections(room: Any) -> list[dict[str, Any]]:
     """Live connections in ``room``: ``{"user", "connection", "meta"}`` each."""
-    return await online_connections(store_for(get_layer()), _slug(room))
+    return await room_connections(store_for(get_layer()), _slug(room))
 
 
 async def aclose(room: Any, code: int = CloseCode.ROOM_CLOSED, reason: str = "") -> None:
     """Send live members ``{"type": "room.closed", "reason": ...}``, then close them with ``code``."""
     slug = _slug(room)
     notice = jsoncodec.dumps({"type": "room.closed", "reason": reason})
-    await send_to_group(
-        room_group(slug),
-        {
-            "type": "wsapp.close_room",
-            "room": slug,
-            "code": int(code),
-            "reason": reason,
-            "text": notice,
-        },
-    )
+    await send_to_group(messages.room_group(slug), messages.close_room(slug, code, reason, notice))
 
 
 async def akick(room: Any, user: Any, code: int = CloseCode.FORBIDDEN, reason: str = "") -> None:
     """Close ``user``'s sockets in ``room`` (on every process) with ``code``."""
     key = user_key(user) if hasattr(user, "is_authenticated") else str(user)
+    if key is None:
+        return  # an anonymous user's sockets are not indexed by user: there is nothing to close
     slug = _slug(room)
-    await send_to_group(
-        room_group(slug),
-        {"type": "wsapp.kick", "room": slug, "user": key, "code": int(code), "reason": reason},
-    )
+    await send_to_group(messages.room_group(slug), messages.kick(slug, key, code, reason))
 
 
 async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason: str = "") -> None:
     """Close every socket of ``user`` (a user or its pk) on every process."""
     key = str(getattr(user, "pk", user))
-    await send_to_group(
-        user_group(key),
-        {"type": "wsapp.close_user", "user": key, "code": int(code), "reason": reason},
-    )
+    await send_to_group(messages.user_group(key), messages.close_user(key, code, reason))
 
 
 @contextlib.asynccontextmanager
@@ -107,7 +95,17 @@ async def joined(ws: WebSocket, room: Any) -> AsyncIterator[None]:
 
 broadcast = async_to_sync(abroadcast)
 online = async_to_sync(aonline)
-online_connections_sync = async_to_sync(aonline_connections)
+online_connections = async_to_sync(aonline_connections)
 close = async_to_sync(aclose)
 kick = async_to_sync(akick)
 close_user = async_to_sync(aclose_user)
+
+
+def online_connections_sync(room: Any) -> list[dict[str, Any]]:
+    """Deprecated: the sync twin of ``aonline_connections`` is :func:`online_connections`."""
+    warnings.warn(
+        "wsapp.rooms.online_connections_sync() is deprecated; use online_connections().",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return online_connections(room)  # type: ignore[no-any-return]

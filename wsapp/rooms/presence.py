@@ -8,13 +8,18 @@ that left with them — that is how a killed process's users leave within one TT
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from typing import Any
 
 from wsapp.connection import WebSocket
-from wsapp.hub.hub import Hub, publish_to_room
+from wsapp.hub.hub import Hub
+from wsapp.hub.publish import publish_to_room
 from wsapp.hub.store import TTLStore
+
+#: Joins and leaves kept for the dashboard (:func:`wsapp.metrics.cluster.process_stats`).
+RECENT_EVENTS = 50
 
 
 def presence_key(room: str) -> str:
@@ -31,7 +36,7 @@ async def online_users(store: TTLStore, room: str) -> list[str]:
     return sorted({_parse(m)[0] for m in await store.members(presence_key(room))})
 
 
-async def online_connections(store: TTLStore, room: str) -> list[dict[str, Any]]:
+async def room_connections(store: TTLStore, room: str) -> list[dict[str, Any]]:
     """Every live connection in ``room`` with its user and metadata."""
     result = []
     for member in await store.members(presence_key(room)):
@@ -47,6 +52,8 @@ class Presence:
         self.hub = hub
         self.store: TTLStore = hub.store
         self.entries: dict[str, dict[WebSocket, str]] = {}
+        #: This process's recent joins and leaves, newest last: ``{"ts", "kind", "user", "room"}``.
+        self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_EVENTS)
 
     async def join(
         self, room: str, ws: WebSocket, username: str, meta: dict[str, Any] | None = None
@@ -96,9 +103,7 @@ class Presence:
         self, room: str, ws: WebSocket, username: str, before: list[str]
     ) -> list[str]:
         if username not in before:
-            self.hub.events.append(
-                {"ts": time.time(), "kind": "join", "user": username, "room": room}
-            )
+            self.events.append({"ts": time.time(), "kind": "join", "user": username, "room": room})
             await publish_to_room(
                 room, {"type": "presence.diff", "joins": [username], "leaves": []}, exclude=[ws.id]
             )
@@ -112,15 +117,19 @@ class Presence:
         await self.store.remove(presence_key(room), member)
         username = _parse(member)[0]
         if username not in await self.users(room):
-            self.hub.events.append(
-                {"ts": time.time(), "kind": "leave", "user": username, "room": room}
-            )
+            self.events.append({"ts": time.time(), "kind": "leave", "user": username, "room": room})
             await publish_to_room(
                 room, {"type": "presence.diff", "joins": [], "leaves": [username]}
             )
 
     def rooms_of(self, ws: WebSocket) -> list[str]:
         return [room for room, entries in self.entries.items() if ws in entries]
+
+    def forget(self, ws: WebSocket) -> None:
+        """``ws`` closed (the hub's :meth:`~wsapp.hub.hub.Hub.forget`): leave its rooms, in the
+        background, since a close cannot wait for the store."""
+        for room in self.rooms_of(ws):
+            self.hub.cleanup(self.leave(room, ws))
 
     async def users(self, room: str) -> list[str]:
         return await online_users(self.store, room)
@@ -147,8 +156,13 @@ class Presence:
 
 
 def presence_for(hub: Hub) -> Presence:
-    """The hub's presence tracker, made on first use and hooked into the hub's refresh."""
-    if hub.presence is None:
-        hub.presence = Presence(hub)
-        hub.refresh_hooks.append(hub.presence.refresh)
-    return hub.presence  # type: ignore[no-any-return]
+    """The hub's presence tracker, made on first use and told of the hub's refreshes and of
+    the sockets it forgets."""
+    presence = hub.presence
+    if isinstance(presence, Presence):
+        return presence
+    presence = Presence(hub)
+    hub.presence = presence
+    hub.on_refresh(presence.refresh)
+    hub.on_forget(presence.forget)
+    return presence

@@ -1,0 +1,59 @@
+"""Dashboard stats: each hub's reporter publishes its process's numbers; any process reads all."""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.layers import get_channel_layer
+
+from wsapp import metrics
+from wsapp.hub.hub import Hub
+from wsapp.metrics import cluster
+from wsapp.rooms.presence import presence_for
+
+
+class Socket:
+    def __init__(self, id: str) -> None:
+        self.id = id
+
+
+async def test_process_stats_are_the_metrics_plus_the_hubs_numbers_and_presence_events() -> None:
+    hub = Hub(get_channel_layer(), 5.0)
+    await hub.start()
+    ws = Socket("a")
+    await hub.join("lobby", ws)
+    await presence_for(hub).join("lobby", ws, "alice")
+    stats = cluster.process_stats(hub)
+    assert stats["process"] == metrics.PROCESS
+    assert stats["rooms"] == {"lobby": 1}
+    assert (stats["channel_full"], stats["layer_outages"], stats["layer_down"]) == (0, 0, False)
+    assert [(e["kind"], e["user"], e["room"]) for e in stats["events"]] == [
+        ("join", "alice", "lobby")
+    ]
+    await hub.stop()
+
+
+async def test_a_hub_without_presence_reports_no_events() -> None:
+    hub = Hub(get_channel_layer(), 5.0)
+    assert cluster.process_stats(hub)["events"] == []
+
+
+async def test_the_reporter_service_publishes_what_cluster_stats_reads() -> None:
+    hub = Hub(get_channel_layer(), 5.0, [cluster.report_forever])
+    await hub.start()
+    for _ in range(50):
+        reports = await cluster.cluster_stats()
+        if reports:
+            break
+        await asyncio.sleep(0.02)
+    assert [r["process"] for r in reports] == [metrics.PROCESS]
+    await hub.stop()
+
+
+async def test_the_reporter_skips_while_the_layer_is_away() -> None:
+    hub = Hub(get_channel_layer(), 5.0)
+    hub.outage.failed("test", ConnectionError("down"))
+    task = asyncio.get_running_loop().create_task(cluster.report_forever(hub))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    assert await cluster.cluster_stats() == []
