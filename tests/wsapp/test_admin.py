@@ -1,26 +1,26 @@
 """The rooms admin: pages an operator uses, and changes that reach open sockets after commit.
 
-Most tests swap ``wsapp.rooms`` for a recording fake, so they assert exactly which live calls an
+Most tests swap the rooms API's live calls for a recording fake, so they assert exactly which live calls an
 admin change makes; the last ones run the real API against sockets on the in-process stack.
 """
 
 from __future__ import annotations
 
-import sys
-import types
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.http import HttpResponse
 from django.urls import reverse
 
-import wsapp
 from wsapp.codes import CloseCode
 from wsapp.models import Membership, Message, Room
+from wsapp.rooms import api
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +29,11 @@ MEMBERSHIPS = reverse("admin:wsapp_membership_changelist")
 MESSAGES = reverse("admin:wsapp_message_changelist")
 
 
-class FakeRooms(types.ModuleType):
-    """Stands in for ``wsapp.rooms``: records every live call, serves canned presence."""
+class FakeRooms:
+    """Stands in for the rooms API (``wsapp.rooms.api``): records every live call, serves canned
+    presence."""
 
     def __init__(self) -> None:
-        super().__init__("wsapp.rooms")
         self.calls: list[tuple[Any, ...]] = []
         self.present: dict[str, list[str]] = {}
         self.error: Exception | None = None
@@ -61,16 +61,19 @@ class FakeRooms(types.ModuleType):
 @pytest.fixture
 def live(monkeypatch: pytest.MonkeyPatch) -> FakeRooms:
     fake = FakeRooms()
-    monkeypatch.setitem(sys.modules, "wsapp.rooms", fake)
-    monkeypatch.setattr(wsapp, "rooms", fake, raising=False)
+    for name in ("broadcast", "online", "close", "kick"):
+        monkeypatch.setattr(api, name, getattr(fake, name))
     return fake
 
 
 @pytest.fixture
-def no_rooms_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As before the rooms API existed: ``from wsapp import rooms`` raises ImportError."""
-    monkeypatch.setitem(sys.modules, "wsapp.rooms", None)  # type: ignore[arg-type]
-    monkeypatch.delattr(wsapp, "rooms", raising=False)
+def no_channel_layer(settings: Any) -> Iterator[None]:
+    """The rooms API cannot load its channel layer (the backend does not import, as when
+    channels_redis is missing): every live call raises."""
+    channel_layers.backends = {}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "tests.wsapp.no_such_module.Layer"}}
+    yield
+    channel_layers.backends = {}
 
 
 class CommittingClient:
@@ -172,8 +175,8 @@ def test_unreachable_presence_leaves_the_online_column_blank(
     assert "Could not read presence for room 'lobby'." in caplog.text
 
 
-def test_changelist_loads_without_the_rooms_api(
-    admin_client: Any, no_rooms_api: None, lobby: Room
+def test_changelist_loads_without_a_channel_layer(
+    admin_client: Any, no_channel_layer: None, lobby: Room
 ) -> None:
     response = admin_client.get(ROOMS)
     assert cell("online_count", "-") in response.content.decode()
@@ -433,8 +436,8 @@ def test_a_failed_live_update_keeps_the_change_and_warns(
     assert "Live update from the admin failed" in caplog.text
 
 
-def test_actions_without_the_rooms_api_save_and_warn(
-    admin: Any, no_rooms_api: None, lobby: Room
+def test_actions_without_a_channel_layer_save_and_warn(
+    admin: Any, no_channel_layer: None, lobby: Room
 ) -> None:
     response = run_action(admin, ROOMS, "archive_and_disconnect", [lobby], reason="x", apply="Go")
     assert Room.objects.get().is_archived

@@ -5,8 +5,14 @@
     manage.py rooms close lobby --reason "Moved to #general"
     manage.py rooms kick lobby alice --reason "Be nice"
     manage.py rooms close-user alice
+    manage.py rooms archive lobby --reason "Moved to #general"
+    manage.py rooms ban lobby alice
+    manage.py rooms remove vault alice
+    manage.py rooms make-private vault
+    manage.py rooms announce lobby "Deploy at 5"
 
-Thin on purpose: each subcommand is one call of :mod:`wsapp.rooms`.
+Thin on purpose: each subcommand is one call of :mod:`wsapp.rooms` (live only: ``online`` to
+``close-user``) or of :mod:`wsapp.rooms.moderation` (saved, then pushed: ``archive`` onwards).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from wsapp import rooms
 from wsapp.codes import CloseCode
+from wsapp.models import Membership, Room
+from wsapp.rooms import moderation
 
 
 class Command(BaseCommand):
@@ -40,6 +48,22 @@ class Command(BaseCommand):
         user = sub.add_parser("close-user", help="close every socket of a user (4401)")
         user.add_argument("username")
         user.add_argument("--reason", default="")
+        archive = sub.add_parser("archive", help="archive a room and disconnect its members (4410)")
+        archive.add_argument("room")
+        archive.add_argument("--reason", default=str(moderation.ARCHIVED_REASON))
+        ban = sub.add_parser("ban", help="ban a member and close their sockets in the room (4403)")
+        ban.add_argument("room")
+        ban.add_argument("username")
+        remove = sub.add_parser("remove", help="remove a member (kicked from a private room, 4403)")
+        remove.add_argument("room")
+        remove.add_argument("username")
+        private = sub.add_parser(
+            "make-private", help="make a room private; kick non-members (4403)"
+        )
+        private.add_argument("room")
+        announce = sub.add_parser("announce", help="store a system message and broadcast it")
+        announce.add_argument("room")
+        announce.add_argument("body")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "online":
@@ -63,6 +87,37 @@ class Command(BaseCommand):
             rooms.close_user(
                 self._user(options["username"]), CloseCode.NOT_AUTHENTICATED, options["reason"]
             )
+        else:
+            self._moderate(action, options)
+
+    def _moderate(self, action: str, options: dict[str, Any]) -> None:
+        room = self._room(options["room"])
+        if action == "archive":
+            moderation.archive([room], options["reason"], on_error=self._failed)
+        elif action == "ban":
+            moderation.ban([self._membership(room, options["username"])], on_error=self._failed)
+        elif action == "remove":
+            moderation.remove([self._membership(room, options["username"])], on_error=self._failed)
+        elif action == "make-private":
+            moderation.make_private(room, on_error=self._failed)
+        elif action == "announce":
+            if not moderation.announce([room], options["body"], on_error=self._failed):
+                raise CommandError(f"Room {room.slug!r} is archived: nothing announced.")
+
+    def _failed(self, exc: Exception) -> None:
+        raise CommandError(f"Saved, but open connections were not updated: {exc}") from exc
+
+    def _room(self, slug: str) -> Room:
+        try:
+            return Room.objects.get(slug=slug)
+        except Room.DoesNotExist as exc:
+            raise CommandError(f"No room {slug!r}.") from exc
+
+    def _membership(self, room: Room, username: str) -> Membership:
+        try:
+            return room.memberships.select_related("room", "user").get(user=self._user(username))
+        except Membership.DoesNotExist as exc:
+            raise CommandError(f"{username!r} is not a member of {room.slug!r}.") from exc
 
     def _user(self, username: str) -> Any:
         try:
