@@ -32,6 +32,7 @@ class CloseCode(enum.IntEnum):
     TOO_MANY_CONNECTIONS = 4409
     ROOM_CLOSED = 4410
     RATE_LIMITED = 4429
+    ROOM_FULL = 4503
 
 
 #: A client reconnects (with backoff) after these; never after an application 4xxx code.

@@ -18,7 +18,7 @@
         │   ├── TooManyConnections            4409
         │   ├── RoomClosed                    4410
         │   ├── RateLimited                   4429
-        │   │   └── RoomFull                  4429: the room is at its ``max_members``
+        │   ├── RoomFull                      4503: the room is at its ``max_members``
         │   ├── LayerUnavailable              1013: the channel layer (Redis) is away; retry
         │   └── DatabaseUnavailable           1013: the database is away; retry
         └── BadRequest                        4400: repeated malformed protocol messages
@@ -142,10 +142,13 @@ class RateLimited(Reject):
     default_reason = "Rate limit exceeded."
 
 
-class RoomFull(RateLimited):
-    """A room at its ``max_members``. It closes with 4429 as it always has; a subclass of its own
-    so that a dedicated "room full" code is a one-line change here."""
+class RoomFull(Reject):
+    """A room at its ``max_members``: closed with 4503, not 4429, since the client sent nothing
+    too fast; it joined a room with no seat left. Like every application code it is not followed
+    by an automatic reconnect: a seat frees only when someone leaves, so a client offers a manual
+    retry instead of hammering the shared seat count."""
 
+    code = CloseCode.ROOM_FULL
     default_reason = "Room full."
 
 

@@ -173,7 +173,7 @@ async def test_invalid_messages_get_error_frames_and_the_connection_stays_open(
         ("archived", CloseCode.ROOM_CLOSED, "Room 'lobby' is archived."),
         ("private", CloseCode.FORBIDDEN, "Room 'lobby' is private."),
         ("banned", CloseCode.FORBIDDEN, "You are banned from 'lobby'."),
-        ("full", CloseCode.RATE_LIMITED, "Room 'lobby' is full (1 members)."),
+        ("full", CloseCode.ROOM_FULL, "Room 'lobby' is full (1 members)."),
     ],
 )
 async def test_room_rules_refuse_with_their_codes(
@@ -238,7 +238,7 @@ async def test_a_crowd_joining_at_once_gets_exactly_max_members_seats(
         *(communicator("/ws/chat/small/", user=u, subprotocols=["wsapp.v1"]) for u in crowd)
     )
     outcomes = [await outcome(ws) for ws in sockets]
-    full = (CloseCode.RATE_LIMITED, "Room 'small' is full (2 members).")
+    full = (CloseCode.ROOM_FULL, "Room 'small' is full (2 members).")
     assert sorted(outcomes, key=str) == [full] * 10 + ["admitted"] * 2
     seated = [u.username for u, o in zip(crowd, outcomes, strict=True) if o == "admitted"]
     assert await aonline("small") == sorted(seated)

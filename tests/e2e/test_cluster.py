@@ -436,7 +436,7 @@ async def test_a_crowd_on_two_processes_gets_exactly_max_members_seats(
         return "admitted" if frame["type"] == "history" else str(frame)
 
     outcomes = await asyncio.gather(*(outcome(ws) for ws in sockets))
-    full = (CloseCode.RATE_LIMITED, f"Room {slug!r} is full (2 members).")
+    full = (CloseCode.ROOM_FULL, f"Room {slug!r} is full (2 members).")
     assert sorted(outcomes, key=str) == [full] * 10 + ["admitted"] * 2
 
 

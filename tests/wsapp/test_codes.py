@@ -48,6 +48,7 @@ def test_standard_codes_have_their_rfc_values(name: str) -> None:
         (CloseCode.TOO_MANY_CONNECTIONS, HTTPStatus.CONFLICT),
         (CloseCode.ROOM_CLOSED, HTTPStatus.GONE),
         (CloseCode.RATE_LIMITED, HTTPStatus.TOO_MANY_REQUESTS),
+        (CloseCode.ROOM_FULL, HTTPStatus.SERVICE_UNAVAILABLE),
     ],
     ids=lambda value: value.name,
 )
@@ -64,6 +65,7 @@ def test_every_application_code_is_listed_above() -> None:
         "TOO_MANY_CONNECTIONS",
         "ROOM_CLOSED",
         "RATE_LIMITED",
+        "ROOM_FULL",
     ]
 
 

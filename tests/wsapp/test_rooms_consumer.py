@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from wsapp.codes import CloseCode
+from wsapp.codes import CloseCode, should_reconnect
+from wsapp.exceptions import RateLimited, Reject, RoomFull
 from wsapp.models import Message, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -181,3 +182,9 @@ async def test_a_stored_message_restarts_the_invalid_count(
         await ws.send_text(chat_frame("fine", f"ok-{round_}"))
         assert (await ws.receive_json())["type"] == "chat.ack"
     assert await Message.objects.acount() == 3
+
+
+def test_a_full_room_has_its_own_code_which_is_not_a_rate_limit_nor_retried() -> None:
+    assert (RoomFull.code, RoomFull.default_reason) == (CloseCode.ROOM_FULL, "Room full.")
+    assert issubclass(RoomFull, Reject) and not issubclass(RoomFull, RateLimited)
+    assert not should_reconnect(CloseCode.ROOM_FULL)

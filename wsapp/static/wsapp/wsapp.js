@@ -43,6 +43,7 @@ export const CloseCode = Object.freeze({
   TOO_MANY_CONNECTIONS: 4409,
   ROOM_CLOSED: 4410,
   RATE_LIMITED: 4429,
+  ROOM_FULL: 4503,
 });
 
 /** The close codes after which a client reconnects (wsapp.codes.RECONNECT_CODES). */
