@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from wsapp.layers import redis_layer_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -87,18 +89,9 @@ DATABASES = {
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
-    # channels_redis, with wsapp's pool that waits instead of failing under churn, and hub
-    # channels sized for a whole process's room traffic (see README, "Scaling out").
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "wsapp.redis_layer.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 200}],
-                "capacity": 1000,
-                "channel_capacity": {"wsapp.hub*": 100_000},
-            },
-        }
-    }
+    # channels_redis, with wsapp's pool that waits instead of failing under churn (200
+    # connections a process), and hub channels sized for a whole process's room traffic.
+    CHANNEL_LAYERS = {"default": redis_layer_config(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -27,12 +27,12 @@ from wsapp.exceptions import (
     RoomNotFound,
 )
 from wsapp.hub.hub import Hub, get_hub
-from wsapp.models import Room
+from wsapp.models import CLIENT_ID_MAX_LENGTH, Room
 from wsapp.rooms.api import abroadcast, aonline
-from wsapp.rooms.history import history_frame, store
+from wsapp.rooms.history import history_frame
+from wsapp.rooms.history import save_message as store  # the call site is renamed at the merge
 from wsapp.rooms.presence import Presence, presence_for
 
-CLIENT_ID_MAX_LENGTH = 64
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

@@ -25,7 +25,7 @@ class Stored:
     created: bool
 
 
-def _store(room: Room, user: Any, body: str, client_id: str) -> Stored:
+def _save(room: Room, user: Any, body: str, client_id: str) -> Stored:
     author = user if getattr(user, "is_authenticated", False) else None
     if client_id:
         existing = (
@@ -47,17 +47,17 @@ def _store(room: Room, user: Any, body: str, client_id: str) -> Stored:
     return Stored(message.to_wire(), created=True)
 
 
-_store_async = database_sync_to_async(_store)
+_save_async = database_sync_to_async(_save)
 
 
-async def store(room: Room, user: Any, body: str, client_id: str) -> Stored:
+async def save_message(room: Room, user: Any, body: str, client_id: str) -> Stored:
     """Store a chat message once per ``client_id``.
 
     Raises:
         DatabaseUnavailable: the database is away; the client retries after a reconnect.
     """
     with database_call("store a message"):
-        return await _store_async(room, user, body, client_id)
+        return await _save_async(room, user, body, client_id)
 
 
 def _recent(room: Room, limit: int) -> list[dict[str, Any]]:
