@@ -1,5 +1,10 @@
 """Revoked credentials take effect at once: a logout, a deactivation or a password change
-closes every open socket of that user, on every process, with 4401."""
+closes every open socket of that user, on every process, with 4401.
+
+Product level: it builds on the rooms API (``close_user`` reaches the user's hub group), which
+builds on the hub; nothing below imports this module. The receivers are connected in
+``WsappConfig.ready()`` (:func:`connect_receivers`), each with a ``dispatch_uid``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,12 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 
 from wsapp.codes import CloseCode
+from wsapp.rooms.api import close_user
 
 logger = logging.getLogger("wsapp")
 
 
 def _close_user(pk: Any, reason: str) -> None:
-    from wsapp.rooms import close_user
-
     try:
         close_user(pk, CloseCode.NOT_AUTHENTICATED, reason)
     except Exception:  # a down layer must not break the logout or the save that triggered it
