@@ -53,11 +53,8 @@ ForgetCallback = Callable[[WebSocket], None]
 
 
 class RoomPresence(Protocol):
-    """What the user index asks of room presence when a socket closes (``Hub.presence``).
-
-    The engine knows nothing else of presence; :meth:`Hub.forget` is the newer path, which
-    tells presence through its :meth:`Hub.on_forget` callback instead.
-    """
+    """What ``wsapp.hub.users`` asks of ``Hub.presence`` on a close, until it calls
+    :meth:`Hub.forget` (which tells presence through :meth:`Hub.on_forget`)."""
 
     def rooms_of(self, ws: WebSocket) -> list[str]: ...
 
@@ -88,7 +85,7 @@ class Hub:
         # below it was committed before that history was read, so the joiner has it already
         # (its broadcast lagged its commit past the hold: ids commit in order per room).
         self.floors: dict[WebSocket, int] = {}
-        # The reverse of rooms and users, so forgetting a socket costs its own memberships.
+        # The reverse of rooms and users: forgetting a socket costs its own memberships only.
         self._rooms_of: dict[WebSocket, set[str]] = {}
         self._users_of: dict[WebSocket, set[str]] = {}
         self.channel_full = 0
@@ -147,8 +144,7 @@ class Hub:
 
     @property
     def refresh_hooks(self) -> list[RefreshCallback]:
-        """The refresh callbacks, in order (appending to it is :meth:`on_refresh` without the
-        duplicate check; kept for callers written before it)."""
+        """The :meth:`on_refresh` callbacks, in order (for callers written before it)."""
         return self._on_refresh
 
     def on_forget(self, callback: ForgetCallback) -> None:
@@ -157,11 +153,8 @@ class Hub:
             self._on_forget.append(callback)
 
     def cleanup(self, coroutine: Coroutine[Any, Any, Any], action: str = "cleanup") -> None:
-        """Run shared-store cleanup that a synchronous close cannot await, keeping a reference.
-
-        With the layer away it is skipped and noted as an outage: the entries it would have
-        removed expire within one TTL.
-        """
+        """Run store cleanup a synchronous close cannot await; with the layer away it is noted
+        as an outage and skipped: the entries it would have removed expire within one TTL."""
         task = asyncio.get_running_loop().create_task(self._quietly(coroutine, action))
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)

@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised by removing the modul
 
 from wsapp import metrics
 from wsapp.hub.hub import current_hub
+from wsapp.rooms.api import aonline
 
 __all__ = ["CONTENT_TYPE", "WsappCollector", "render", "room_online_counts"]
 
@@ -123,8 +124,6 @@ async def room_online_counts() -> dict[str, int]:
     One presence lookup per such room: bounded by what this process serves, not by the rooms in
     the database.
     """
-    from wsapp.rooms import aonline
-
     hub = current_hub()
     if hub is None:
         return {}
