@@ -199,8 +199,8 @@ async def test_services_run_beside_the_hub_and_stop_with_it() -> None:
             raise
 
     hubs = PerLoop(lambda services: _started(services))
-    hubs.serve(service)
-    hubs.serve(service)
+    hubs.add_service(service)
+    hubs.add_service(service)
     hub = await hubs.get()
     assert await hubs.get() is hub and hubs.current() is hub
     await asyncio.wait_for(started.wait(), 1)

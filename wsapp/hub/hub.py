@@ -44,7 +44,7 @@ HUB_PREFIX = "wsapp.hub"  # channels_redis adds "."; channel_capacity globs matc
 MAX_REFRESH_INTERVAL = 10.0
 
 #: A coroutine run beside a hub for as long as it runs (cancelled when it stops), e.g. the
-#: dashboard's stats reporter. Given to :meth:`PerLoop.serve` (``hubs.serve``) by whoever starts the process.
+#: dashboard's stats reporter. Given to ``hubs.add_service`` by whoever starts the process.
 HubService = Callable[["Hub"], Coroutine[Any, Any, None]]
 #: Called on each refresh (after the groups are re-added) to renew TTL entries of one's own.
 RefreshCallback = Callable[["Hub"], Awaitable[None]]

@@ -33,7 +33,7 @@ class PerLoop(Generic[T, S]):
         self._starting: dict[asyncio.AbstractEventLoop, asyncio.Future[T]] = {}
         self._services: list[S] = []
 
-    def serve(self, service: S) -> None:
+    def add_service(self, service: S) -> None:
         """Run ``service`` beside every instance started from now on (idempotent)."""
         if service not in self._services:
             self._services.append(service)

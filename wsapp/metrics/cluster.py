@@ -1,9 +1,9 @@
 """Every process's numbers, readable from any process: what the live dashboard shows.
 
-Each hub runs :func:`report_forever` beside it (a hub service, registered with
-``wsapp.hub.hub.hubs.serve(report_forever)`` where the app starts): once a second it writes this
-process's :func:`process_stats` to the hub's shared store, with a TTL of a few seconds, and adds
-the process to a shared set. :func:`cluster_stats` reads them all back, so a dashboard on any
+Each hub runs :func:`report_forever` beside it (a hub service, registered once with
+``wsapp.hub.hub.hubs.add_service(report_forever)`` in ``WsappConfig.ready()``): once a second it
+writes this process's :func:`process_stats` to the hub's shared store, with a TTL of a few
+seconds, and adds the process to a shared set. :func:`cluster_stats` reads them all back, so a dashboard on any
 process sees every live one, and a process that died drops out within :data:`STATS_TTL`.
 """
 
