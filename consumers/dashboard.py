@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from wsapp import Consumer, WebSocket, jsoncodec, metrics
 from wsapp.exceptions import InvalidStateError, PermissionDenied, WebSocketDisconnect
 from wsapp.hub.hub import get_hub
-from wsapp.metrics.cluster import cluster_stats, process_stats
+from wsapp.metrics.cluster import cluster_stats, local_stats
 from wsapp.models import Room
 from wsapp.rooms import aonline
 
@@ -225,9 +225,8 @@ class Sampler:
 
     async def sample(self) -> dict[str, Any]:
         """One snapshot: every process's report (this one's read live), rates, presence."""
-        hub = await get_hub()
         reports = {report["process"]: report for report in await cluster_stats()}
-        reports[metrics.PROCESS] = process_stats(hub)  # fresher than what it published last second
+        reports[metrics.PROCESS] = await local_stats()  # fresher than what it published last second
         stats = list(reports.values())
         now = time.time()
         if now - self.titles_read >= ROOMS_REFRESH:

@@ -7,7 +7,7 @@ import asyncio
 from channels.layers import get_channel_layer
 
 from wsapp import metrics
-from wsapp.hub.hub import Hub
+from wsapp.hub.hub import Hub, stop_hub
 from wsapp.metrics import cluster
 from wsapp.rooms.presence import presence_for
 
@@ -57,3 +57,9 @@ async def test_the_reporter_skips_while_the_layer_is_away() -> None:
     await asyncio.sleep(0.05)
     task.cancel()
     assert await cluster.cluster_stats() == []
+
+
+async def test_local_stats_are_this_loops_hub_read_now() -> None:
+    stats = await cluster.local_stats()
+    assert (stats["process"], stats["rooms"], stats["events"]) == (metrics.PROCESS, {}, [])
+    await stop_hub()

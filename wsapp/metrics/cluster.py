@@ -15,7 +15,7 @@ from typing import Any
 
 from wsapp import jsoncodec, metrics
 from wsapp.exceptions import LayerUnavailable
-from wsapp.hub.hub import Hub
+from wsapp.hub.hub import Hub, get_hub
 from wsapp.hub.store import store_for
 from wsapp.layers import get_layer
 from wsapp.rooms.presence import Presence
@@ -47,6 +47,11 @@ def process_stats(hub: Hub) -> dict[str, Any]:
         events=list(presence.events) if isinstance(presence, Presence) else [],
     )
     return snapshot
+
+
+async def local_stats() -> dict[str, Any]:
+    """:func:`process_stats` of this event loop's hub, read now (fresher than its last report)."""
+    return process_stats(await get_hub())
 
 
 async def report(hub: Hub) -> None:
@@ -84,4 +89,4 @@ async def cluster_stats() -> list[dict[str, Any]]:
     return [jsoncodec.loads(v) for v in values if v is not None]
 
 
-__all__ = ["cluster_stats", "process_stats", "report", "report_forever"]
+__all__ = ["cluster_stats", "local_stats", "process_stats", "report", "report_forever"]
