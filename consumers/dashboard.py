@@ -26,8 +26,7 @@ from channels.db import database_sync_to_async
 
 from wsapp import Consumer, WebSocket, jsoncodec, metrics
 from wsapp.exceptions import InvalidStateError, PermissionDenied, WebSocketDisconnect
-from wsapp.hub.hub import get_hub
-from wsapp.metrics.cluster import cluster_stats, local_stats
+from wsapp.metrics.cluster import cluster_stats, ensure_reporting, local_stats
 from wsapp.models import Room
 from wsapp.rooms import aonline
 
@@ -281,7 +280,7 @@ class DashboardConsumer(Consumer):
     async def connect(self) -> None:
         if not self.scope["user"].is_staff:
             raise PermissionDenied("Staff only.")
-        await get_hub()  # so this process reports its stats even with no chat socket open
+        await ensure_reporting()  # even with no chat socket open on this process
         await self.ws.accept()
         await sampler().subscribe(self.ws)
 

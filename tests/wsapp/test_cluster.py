@@ -7,7 +7,7 @@ import asyncio
 from channels.layers import get_channel_layer
 
 from wsapp import metrics
-from wsapp.hub.hub import Hub, stop_hub
+from wsapp.hub.hub import Hub, current_hub, stop_hub
 from wsapp.metrics import cluster
 from wsapp.rooms.presence import presence_for
 
@@ -62,4 +62,11 @@ async def test_the_reporter_skips_while_the_layer_is_away() -> None:
 async def test_local_stats_are_this_loops_hub_read_now() -> None:
     stats = await cluster.local_stats()
     assert (stats["process"], stats["rooms"], stats["events"]) == (metrics.PROCESS, {}, [])
+    await stop_hub()
+
+
+async def test_ensure_reporting_starts_this_loops_hub() -> None:
+    assert current_hub() is None
+    await cluster.ensure_reporting()
+    assert current_hub() is not None
     await stop_hub()

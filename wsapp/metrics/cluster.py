@@ -49,6 +49,15 @@ def process_stats(hub: Hub) -> dict[str, Any]:
     return snapshot
 
 
+async def ensure_reporting() -> None:
+    """Start this event loop's hub if it has not started, so that this process reports.
+
+    A hub starts on first use: a process serving no signed-in or room socket has none, and so
+    would be missing from :func:`cluster_stats` (a dashboard calls this when it opens).
+    """
+    await get_hub()
+
+
 async def local_stats() -> dict[str, Any]:
     """:func:`process_stats` of this event loop's hub, read now (fresher than its last report)."""
     return process_stats(await get_hub())
@@ -89,4 +98,11 @@ async def cluster_stats() -> list[dict[str, Any]]:
     return [jsoncodec.loads(v) for v in values if v is not None]
 
 
-__all__ = ["cluster_stats", "local_stats", "process_stats", "report", "report_forever"]
+__all__ = [
+    "cluster_stats",
+    "ensure_reporting",
+    "local_stats",
+    "process_stats",
+    "report",
+    "report_forever",
+]
