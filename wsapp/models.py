@@ -243,7 +243,8 @@ class Message(models.Model):
         return f"#{self.pk} {author} in {self.room}: {body}"
 
     def to_wire(self) -> dict[str, Any]:
-        """The ``chat.message`` frame of DESIGN.md's wire protocol for this message.
+        """The ``chat.message`` frame clients get for this message, live and in ``history``:
+        ``{"type", "id", "room", "user" (None for a system message), "body", "client_id", "ts"}``.
 
         Reads ``room`` and ``user``: load messages with :meth:`MessageQuerySet.for_wire`.
         """
