@@ -4,6 +4,9 @@ The API (``broadcast``/``abroadcast``, ``online``, ``close``, ``kick``, ``close_
 :mod:`wsapp.rooms.api`; its public names are listed here, once, and resolved on first use, so
 that importing a submodule (the consumer, presence, history) does not load the API and its sync
 bridges. The API module does not import this package: the names cannot go round in a cycle.
+
+Changes that are saved and then pushed to the sockets (archive, ban, make private, announce)
+are :mod:`wsapp.rooms.moderation`'s.
 """
 
 from __future__ import annotations
