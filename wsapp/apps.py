@@ -11,8 +11,11 @@ class WsappConfig(AppConfig):
     def ready(self) -> None:
         from wsapp import checks, revocation
         from wsapp.hub import users
+        from wsapp.hub.hub import hubs
+        from wsapp.metrics import cluster
 
         checks.register()
 
         users.install()
+        hubs.add_service(cluster.report_forever)
         revocation.connect_receivers()

@@ -3,7 +3,7 @@
 On connect it refuses anonymous users (4401) unless both the consumer and the room allow
 anonymous readers, looks the room up and applies the room's rules (4404 no such room, 4410
 archived, 4403 private or banned), joins the hub holding live frames back, takes a seat in
-presence (4429 when ``max_members`` others are online, decided atomically in the shared store),
+presence (4503 when ``max_members`` others are online, decided atomically in the shared store),
 sends ``history`` and ``presence.state``, then releases what arrived meanwhile — so a joiner
 misses nothing and sees nothing twice. Projects override the hooks: ``can_join``, ``can_post``,
 ``clean_message``, ``shape_message``.
@@ -29,8 +29,7 @@ from wsapp.exceptions import (
 from wsapp.hub.hub import Hub, get_hub
 from wsapp.models import CLIENT_ID_MAX_LENGTH, Room
 from wsapp.rooms.api import abroadcast, aonline
-from wsapp.rooms.history import history_frame
-from wsapp.rooms.history import save_message as store  # the call site is renamed at the merge
+from wsapp.rooms.history import history_frame, save_message
 from wsapp.rooms.presence import Presence, presence_for
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -149,7 +148,7 @@ class RoomConsumer(Consumer):
         """Take a seat in presence (atomically within ``max_members``); the online users.
 
         Raises:
-            RoomFull: ``max_members`` other users are online (4429), before any history is sent.
+            RoomFull: ``max_members`` other users are online (4503), before any history is sent.
         """
         if self.username is None:  # anonymous readers are not in presence and take no seat
             return await aonline(slug)
@@ -245,7 +244,7 @@ class RoomConsumer(Consumer):
             )
             await self.count_invalid()
             return
-        stored = await store(self.room, self.ws.user, cleaned["body"], cleaned["client_id"])
+        stored = await save_message(self.room, self.ws.user, cleaned["body"], cleaned["client_id"])
         message = self.shape_message(stored.message)
         await self.send_json(
             {"type": "chat.ack", "client_id": cleaned["client_id"], "id": message["id"]}
