@@ -9,10 +9,13 @@ class WsappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from wsapp import checks, revocation
-        from wsapp.hub import users
+        # Deferred to ready(): the hub's modules import models, which need the app registry.
+        from wsapp import checks, lifecycle, metrics, revocation
+        from wsapp.hub.users import UserIndex
 
         checks.register()
-
-        users.install()
+        # Everything a connection's accept and close set off, in the order it runs: the process's
+        # counters first (a refused user is still an accepted, then closed, connection), then the
+        # hub's index of users (per-user caps and rate, revocation, presence cleanup).
+        lifecycle.registry.observe(metrics.totals, UserIndex())
         revocation.connect_receivers()

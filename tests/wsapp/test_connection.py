@@ -1333,7 +1333,7 @@ async def test_incoming_messages_keep_an_idle_connection_open() -> None:
 
 
 def test_there_is_no_idle_timeout_by_default() -> None:
-    assert FakeServer().socket().idle_timeout is None
+    assert FakeServer().socket().limits.idle_timeout is None
 
 
 # -- ping ----------------------------------------------------------------------------------------

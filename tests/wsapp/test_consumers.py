@@ -145,6 +145,8 @@ async def test_an_unknown_type_gets_an_error_frame_and_the_connection_stays_open
         "close",
         "run",
         "dispatch",
+        "on_text",
+        "on_json_frame",
         "receive_text",
         "receive_raw_json",
         "__init__",

@@ -115,8 +115,8 @@ def test_every_connection_gets_its_own_limiter(settings) -> None:
     settings.WSAPP = {**settings.WSAPP, "RATE_LIMIT": "5/s"}
     scope = {"type": "websocket", "path": "/"}
     a, b = WebSocket(scope, None, None), WebSocket(scope, None, None)  # type: ignore[arg-type]
-    assert a.rate_limiter is not None and b.rate_limiter is not None
-    assert a.rate_limiter is not b.rate_limiter
+    assert a.limits.rate is not None and b.limits.rate is not None
+    assert a.limits.rate is not b.limits.rate
 
 
 def test_the_error_frame_is_the_wire_protocols() -> None:
