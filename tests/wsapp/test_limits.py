@@ -11,8 +11,15 @@ from wsapp import connection
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
-from wsapp.exceptions import RateLimited
-from wsapp.limits import RATE_LIMITED_FRAME, RateLimiter, TokenBucket, connection_limiter
+from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.limits import (
+    RATE_LIMITED_FRAME,
+    ConnectionLimits,
+    RateLimiter,
+    TokenBucket,
+    UserRateLimit,
+    connection_limiter,
+)
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
 
@@ -176,3 +183,45 @@ async def test_one_connection_over_the_limit_leaves_another_alone(limited) -> No
             await flooder.send_text("x")
         await other.send_text("still here")
         assert await other.receive_text() == "still here"
+
+
+# -- ConnectionLimits ---------------------------------------------------------------------------
+
+
+def test_connection_limits_follow_the_settings() -> None:
+    limits = ConnectionLimits.from_settings(
+        {"MAX_MESSAGE_SIZE": 10, "IDLE_TIMEOUT": 5.0, "RATE_LIMIT": "2/s", "RATE_LIMIT_GRACE": 1}
+    )
+    assert (limits.max_size, limits.idle_timeout, limits.user_rate) == (10, 5.0, None)
+    assert limits.rate is not None and (limits.rate.bucket.rate, limits.rate.bucket.burst) == (
+        2.0,
+        2.0,
+    )
+
+
+def test_connection_limits_that_are_off_admit_everything() -> None:
+    limits = ConnectionLimits()
+    assert [limits.admit(10**9, float(n)) for n in range(3)] == [True] * 3
+
+
+def test_connection_limits_refuse_a_message_over_the_size_with_1009() -> None:
+    limits = ConnectionLimits(max_size=8)
+    assert limits.admit(8, 0.0)
+    with pytest.raises(MessageTooBig) as info:
+        limits.admit(9, 0.0)
+    assert (info.value.code, info.value.reason) == (
+        CloseCode.MESSAGE_TOO_BIG,
+        "Message of 9 bytes is over the limit of 8.",
+    )
+
+
+def test_connection_limits_drop_what_is_over_the_rate() -> None:
+    limits = ConnectionLimits(rate=RateLimiter(1, 2, grace=10))
+    assert [limits.admit(1, 0.0) for _ in range(3)] == [True, True, False]
+
+
+def test_a_users_shared_rate_is_attached_to_the_connections_limits() -> None:
+    limits = ConnectionLimits()
+    shared = UserRateLimit(None, "7", "5/s", 2.0)
+    limits.share_user_rate(shared)
+    assert limits.user_rate is shared
