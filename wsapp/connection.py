@@ -11,9 +11,9 @@ import asyncio
 import enum
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode, check_sendable, truncate_reason
@@ -25,13 +25,14 @@ from wsapp.exceptions import (
     UnsupportedData,
     WebSocketDisconnect,
 )
-from wsapp.handshake import Address, HandshakeData
-from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits
+from wsapp.handshake import Address, HandshakeData, encode_headers
+from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits, payload_size
 from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
 __all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
 
 _now = time.monotonic  # the clock asyncio's loop.time() uses, so timers and stamps agree
+T = TypeVar("T")
 
 
 class WebSocketState(enum.Enum):
@@ -57,9 +58,6 @@ class State:
 
     def __repr__(self) -> str:
         return f"State({vars(self)!r})"
-
-
-_closing: set[asyncio.Task[None]] = set()
 
 
 class ConnectionTracker(Protocol):
@@ -122,7 +120,6 @@ class WebSocket(HandshakeData):
         self.messages_sent = 0
         self.bytes_received = 0
         self.bytes_sent = 0
-        self._idle_timer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
 
@@ -179,17 +176,14 @@ class WebSocket(HandshakeData):
             {
                 "type": "websocket.accept",
                 "subprotocol": subprotocol,
-                "headers": _encode_headers(headers),
+                "headers": encode_headers(headers),
             }
         )
         self.application_state = CONNECTED
         self.subprotocol = subprotocol
         if self.tracker is not None:
             await self.tracker.accepted(self)
-        if self.limits.idle_timeout:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                self.limits.idle_timeout, self._check_idle
-            )
+        self.limits.watch_idle(lambda: self.last_activity, self._close_idle)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close the connection; before accept this rejects the handshake. Idempotent.
@@ -333,39 +327,26 @@ class WebSocket(HandshakeData):
         except (ValueError, RecursionError) as exc:
             raise InvalidPayload(f"Invalid JSON: {exc}") from exc
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    def iter_text(self) -> AsyncIterator[str]:
         """Text messages until the peer closes."""
-        try:
-            while True:
-                yield await self.receive_text()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_text)
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    def iter_bytes(self) -> AsyncIterator[bytes]:
         """Binary messages until the peer closes."""
-        try:
-            while True:
-                yield await self.receive_bytes()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_bytes)
 
-    async def iter_json(self, mode: Literal["text", "binary"] = "text") -> AsyncIterator[Any]:
+    def iter_json(self, mode: Literal["text", "binary"] = "text") -> AsyncIterator[Any]:
         """Decoded JSON messages until the peer closes."""
-        try:
-            while True:
-                yield await self.receive_json(mode)
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(lambda: self.receive_json(mode))
 
-    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
         """Every message, text as ``str`` and binary as ``bytes``, until the peer closes."""
-        try:
-            while True:
-                message = await self._receive_data(None)
-                text = message.get("text")
-                yield message.get("bytes", b"") if text is None else text
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self._receive_any)
+
+    async def _receive_any(self) -> str | bytes:
+        message = await self._receive_data(None)
+        text = message.get("text")
+        return message.get("bytes", b"") if text is None else text  # type: ignore[no-any-return]
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -481,20 +462,9 @@ class WebSocket(HandshakeData):
             self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
         )
 
-    def _check_idle(self) -> None:
-        """Close with 1001 after ``IDLE_TIMEOUT`` seconds without an incoming frame."""
-        self._idle_timer = None
-        idle_timeout = self.limits.idle_timeout
-        if self.closed or not idle_timeout:
-            return
-        remaining = self.last_activity + idle_timeout - _now()
-        loop = asyncio.get_running_loop()
-        if remaining > 0:
-            self._idle_timer = loop.call_later(remaining, self._check_idle)
-            return
-        task = loop.create_task(self.close(CloseCode.GOING_AWAY, "idle timeout"))
-        _closing.add(task)  # a reference, so the task is not collected mid-flight
-        task.add_done_callback(_closing.discard)
+    async def _close_idle(self) -> None:
+        if not self.closed:
+            await self.close(CloseCode.GOING_AWAY, "idle timeout")
 
     def _mark_closed(self, *, application: bool) -> None:
         self.application_state = DISCONNECTED
@@ -502,9 +472,7 @@ class WebSocket(HandshakeData):
             self.client_state = DISCONNECTED
         if self.tracker is not None:
             self.tracker.closed(self)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        self.limits.stop()
         if self._closed is not None:
             self._closed.set()
         for _, waiter in self._pings.values():
@@ -518,22 +486,13 @@ class WebSocket(HandshakeData):
         )
 
 
-def payload_size(message: Message) -> int:
-    """A frame's payload in bytes; text is encoded only when it is not ASCII (an O(1) test)."""
-    text = message.get("text")
-    if text is None:
-        return len(message.get("bytes") or b"")
-    return len(text) if text.isascii() else len(text.encode())
-
-
-def _encode_headers(
-    headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None,
-) -> list[tuple[bytes, bytes]]:
-    if not headers:
-        return []
-    if isinstance(headers, Mapping):
-        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    return [(bytes(k), bytes(v)) for k, v in headers]
+async def _until_disconnect(receive: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
+    """What ``receive()`` returns, one after another, until the peer closes."""
+    try:
+        while True:
+            yield await receive()
+    except WebSocketDisconnect:
+        pass
 
 
 def __getattr__(name: str) -> Any:

@@ -14,22 +14,26 @@ the hot path pays one ``is None`` test per limit that is off.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from wsapp.conf import parse_rate
 from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.types import Message
 
 __all__ = [
     "RATE_LIMITED_FRAME",
     "ConnectionLimits",
+    "IdleDeadline",
     "RateLimiter",
     "TokenBucket",
     "UserRateLimit",
     "connection_limiter",
+    "payload_size",
 ]
 
 #: The ``error`` frame a dropped message is answered with (the client wire protocol's), encoded
@@ -37,6 +41,18 @@ __all__ = [
 RATE_LIMITED_FRAME = json.dumps(
     {"type": "error", "code": "rate_limited", "message": "Rate limit exceeded; message dropped."}
 )
+
+
+def payload_size(message: Message) -> int:
+    """A frame's payload in bytes; text is encoded only when it is not ASCII (an O(1) test).
+
+    Raises:
+        UnicodeEncodeError: the text holds a lone surrogate (it is not UTF-8).
+    """
+    text = message.get("text")
+    if text is None:
+        return len(message.get("bytes") or b"")
+    return len(text) if text.isascii() else len(text.encode())
 
 
 class TokenBucket:
@@ -186,7 +202,7 @@ class ConnectionLimits:
             whoever knows the user (:meth:`share_user_rate`).
     """
 
-    __slots__ = ("idle_timeout", "max_size", "rate", "user_rate")
+    __slots__ = ("idle", "idle_timeout", "max_size", "rate", "user_rate")
 
     def __init__(
         self,
@@ -199,12 +215,26 @@ class ConnectionLimits:
         self.idle_timeout = idle_timeout
         self.rate = rate
         self.user_rate = user_rate
+        self.idle: IdleDeadline | None = None
 
     @classmethod
     def from_settings(cls, conf: Mapping[str, Any]) -> ConnectionLimits:
         """A new connection's limits from ``MAX_MESSAGE_SIZE``, ``IDLE_TIMEOUT`` and
         ``RATE_LIMIT``/``RATE_LIMIT_GRACE``; the per-user rate is attached later, at accept."""
         return cls(conf["MAX_MESSAGE_SIZE"], conf["IDLE_TIMEOUT"], connection_limiter(conf))
+
+    def watch_idle(
+        self, last_activity: Callable[[], float], expire: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Start the idle deadline (if ``idle_timeout`` is set): see :class:`IdleDeadline`."""
+        if self.idle_timeout:
+            self.idle = IdleDeadline(self.idle_timeout, last_activity, expire)
+
+    def stop(self) -> None:
+        """The connection is over: no deadline fires for it any more."""
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
 
     def share_user_rate(self, limit: UserRateLimit) -> None:
         """Count this connection's messages against its user's shared bucket from now on."""
@@ -222,3 +252,43 @@ class ConnectionLimits:
         if self.max_size is not None and size > self.max_size:
             raise MessageTooBig(f"Message of {size} bytes is over the limit of {self.max_size}.")
         return self.rate is None or self.rate.allow(now)
+
+
+class IdleDeadline:
+    """Runs ``expire()`` (the connection's close with 1001) once ``timeout`` seconds have gone
+    by since ``last_activity()``, the time of the last incoming frame.
+
+    A frame costs nothing here: it only stamps its arrival on the connection. The one timer
+    fires at the earliest possible deadline and, when a frame came meanwhile, sleeps the rest.
+    Times are ``time.monotonic()``, the clock the event loop's timers use.
+    """
+
+    __slots__ = ("_expire", "_last_activity", "_task", "_timer", "timeout")
+
+    def __init__(
+        self,
+        timeout: float,
+        last_activity: Callable[[], float],
+        expire: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        self.timeout = timeout
+        self._last_activity = last_activity
+        self._expire = expire
+        self._task: asyncio.Task[None] | None = None  # referenced, so it is not collected
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            timeout, self._check
+        )
+
+    def _check(self) -> None:
+        remaining = self._last_activity() + self.timeout - time.monotonic()
+        loop = asyncio.get_running_loop()
+        if remaining > 0:
+            self._timer = loop.call_later(remaining, self._check)
+            return
+        self._timer = None
+        self._task = loop.create_task(self._expire())
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
