@@ -16,7 +16,7 @@ from django.dispatch import receiver
 
 MiB = 1024 * 1024
 
-#: Every setting wsapp reads, with its default. README's "Settings" table documents each one.
+#: Every setting wsapp reads, with its default; the system checks validate each one.
 DEFAULTS: dict[str, Any] = {
     # Dotted path of the module whose ``urlpatterns`` is the websocket routing table.
     "ROUTING": None,

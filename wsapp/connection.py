@@ -183,7 +183,7 @@ class WebSocket(HandshakeData):
         self.subprotocol = subprotocol
         if self.tracker is not None:
             await self.tracker.accepted(self)
-        self.limits.watch_idle(lambda: self.last_activity, self._close_idle)
+        self.limits.watch_idle(lambda: _now() - self.last_activity, self._close_idle)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close the connection; before accept this rejects the handshake. Idempotent.

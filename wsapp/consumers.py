@@ -289,15 +289,15 @@ class Consumer:
         except Exception as exc:
             fatal = lifecycle.escalate(self.ws, exc, close_on_error=self._close_on_error())
             if fatal is exc:
-                raise  # run() closes: 1011 for an application error, logged once, with its traceback
+                raise  # run() closes (1011 for an application error, logged with its traceback)
             if fatal is not None:
                 raise fatal from None
             self._errors.log(content["type"], exc)
             await self.send_error("internal_error", "The server failed to handle this message.")
             return
         if self._invalid_in_a_row == invalid_before:
-            # A handler that answered with its own error frame and counted it (RoomConsumer's
-            # chat.message) did not handle a valid message: the count must not restart.
+            # A handler that answered with its own error frame and counted it (count_invalid())
+            # did not handle a valid message: the count must not restart.
             self._invalid_in_a_row = 0
 
     def error_details(self, content: dict[str, Any]) -> dict[str, Any]:

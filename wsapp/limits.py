@@ -224,11 +224,11 @@ class ConnectionLimits:
         return cls(conf["MAX_MESSAGE_SIZE"], conf["IDLE_TIMEOUT"], connection_limiter(conf))
 
     def watch_idle(
-        self, last_activity: Callable[[], float], expire: Callable[[], Coroutine[Any, Any, None]]
+        self, idle_for: Callable[[], float], expire: Callable[[], Coroutine[Any, Any, None]]
     ) -> None:
         """Start the idle deadline (if ``idle_timeout`` is set): see :class:`IdleDeadline`."""
         if self.idle_timeout:
-            self.idle = IdleDeadline(self.idle_timeout, last_activity, expire)
+            self.idle = IdleDeadline(self.idle_timeout, idle_for, expire)
 
     def stop(self) -> None:
         """The connection is over: no deadline fires for it any more."""
@@ -255,24 +255,23 @@ class ConnectionLimits:
 
 
 class IdleDeadline:
-    """Runs ``expire()`` (the connection's close with 1001) once ``timeout`` seconds have gone
-    by since ``last_activity()``, the time of the last incoming frame.
+    """Runs ``expire()`` (the connection's close with 1001) once ``idle_for()``, the seconds
+    since the last incoming frame, reaches ``timeout``.
 
     A frame costs nothing here: it only stamps its arrival on the connection. The one timer
     fires at the earliest possible deadline and, when a frame came meanwhile, sleeps the rest.
-    Times are ``time.monotonic()``, the clock the event loop's timers use.
     """
 
-    __slots__ = ("_expire", "_last_activity", "_task", "_timer", "timeout")
+    __slots__ = ("_expire", "_idle_for", "_task", "_timer", "timeout")
 
     def __init__(
         self,
         timeout: float,
-        last_activity: Callable[[], float],
+        idle_for: Callable[[], float],
         expire: Callable[[], Coroutine[Any, Any, None]],
     ) -> None:
         self.timeout = timeout
-        self._last_activity = last_activity
+        self._idle_for = idle_for
         self._expire = expire
         self._task: asyncio.Task[None] | None = None  # referenced, so it is not collected
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
@@ -280,7 +279,7 @@ class IdleDeadline:
         )
 
     def _check(self) -> None:
-        remaining = self._last_activity() + self.timeout - time.monotonic()
+        remaining = self.timeout - self._idle_for()
         loop = asyncio.get_running_loop()
         if remaining > 0:
             self._timer = loop.call_later(remaining, self._check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -225,3 +226,33 @@ def test_a_users_shared_rate_is_attached_to_the_connections_limits() -> None:
     shared = UserRateLimit(None, "7", "5/s", 2.0)
     limits.share_user_rate(shared)
     assert limits.user_rate is shared
+
+
+async def test_the_idle_deadline_sleeps_what_remains_after_a_late_frame() -> None:
+    idle = [0.0]
+    expired: list[float] = []
+
+    async def expire() -> None:
+        expired.append(idle[0])
+
+    limits = ConnectionLimits(idle_timeout=0.05)
+    limits.watch_idle(lambda: idle[0], expire)
+    idle[0] = 0.02  # a frame came 0.03 s into the timeout: 0.02 s idle when the timer fires
+    await asyncio.sleep(0.08)
+    assert expired == []
+    idle[0] = 0.05
+    await asyncio.sleep(0.06)
+    assert expired == [0.05]
+
+
+async def test_a_stopped_idle_deadline_never_fires() -> None:
+    expired: list[bool] = []
+
+    async def expire() -> None:
+        expired.append(True)
+
+    limits = ConnectionLimits(idle_timeout=0.01)
+    limits.watch_idle(lambda: 1.0, expire)
+    limits.stop()
+    await asyncio.sleep(0.03)
+    assert (expired, limits.idle) == ([], None)
