@@ -9,13 +9,14 @@ class WsappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Deferred to ready(): the hub's modules import models, which need the app registry.
+        # Deferred to ready(): revocation reads the user model, and this module is imported while
+        # the app registry is still loading (INSTALLED_APPS); the rest follows for one import place.
         from wsapp import checks, lifecycle, metrics, revocation
         from wsapp.hub.users import UserIndex
 
-        checks.register()
         # Everything a connection's accept and close set off, in the order it runs: the process's
         # counters first (a refused user is still an accepted, then closed, connection), then the
         # hub's index of users (per-user caps and rate, revocation, presence cleanup).
         lifecycle.registry.observe(metrics.totals, UserIndex())
+        checks.register()
         revocation.connect_receivers()
