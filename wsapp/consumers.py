@@ -5,11 +5,11 @@ Dispatch is a dict from event type to method name, built once per class from met
 not ``disconnect``, not a helper, not a channel-layer handler — can be named by a frame.
 
 A frame arrives at the hooks ``on_text(text)`` / ``on_bytes(data)``, which decode it with
-``on_json_frame(raw)`` and dispatch it. (Before 0.x these hooks were named ``receive_text``,
-``receive_bytes`` and ``receive_raw_json``, the names of the connection's methods that *pull* a
-frame; a subclass that still overrides an old name gets a ``DeprecationWarning`` when it is
-defined, and its override is still called.) What an exception does to the connection is
-:mod:`wsapp.lifecycle`'s policy.
+``on_json_frame(raw)`` and dispatch it. These hooks were named ``receive_text``,
+``receive_bytes`` and ``receive_raw_json`` in wsapp 0.1, the names of the connection's methods
+that *pull* a frame; a subclass that still overrides an old name gets a ``DeprecationWarning``
+when it is defined, and its override is still called. What an exception does to the connection
+is :mod:`wsapp.lifecycle`'s policy.
 """
 
 from __future__ import annotations
