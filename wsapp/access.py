@@ -9,7 +9,7 @@ A rule is two attributes on the route's target, read once when the route is buil
     async def moderate(ws): ...                  permission_required = ["chat.moderate"]
 
 The decorators only set those attributes (and return the target unchanged), so they work on
-``Consumer`` classes too. :class:`~wsapp.endpoints.Endpoint` enforces them, in one place, before
+``Consumer`` classes too. :class:`~wsapp.routing.Endpoint` enforces them, in one place, before
 the handler runs: not logged in → 4401, logged in without a permission → 4403. A token that failed
 (``scope["auth_error"]``, see :mod:`wsapp.auth`) is 4401 on every route, with or without a rule.
 """

@@ -22,6 +22,7 @@ from channels.auth import AuthMiddleware, UserLazyObject, get_user
 from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 
+from wsapp import lifecycle
 from wsapp.connection import WebSocket
 from wsapp.dbhealth import database_call
 from wsapp.exceptions import DatabaseUnavailable, InvalidToken, WsappError
@@ -82,8 +83,8 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, exc: DatabaseUnava
     """Accept, then close with the exception's code: browsers only see close codes."""
     from django.contrib.auth.models import AnonymousUser
 
-    scope["user"]._wrapped = AnonymousUser()  # accept hooks look at the user
-    ws = WebSocket(scope, receive, send)
+    scope["user"]._wrapped = AnonymousUser()  # the accept's observers look at the user
+    ws = WebSocket(scope, receive, send, tracker=lifecycle.registry)
     with contextlib.suppress(WsappError, OSError):
         await ws.accept()
         await ws.close(exc.code, exc.reason)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +16,7 @@ from django.dispatch import receiver
 
 MiB = 1024 * 1024
 
-#: Every setting wsapp reads, with its default. README's "Settings" table documents each one.
+#: Every setting wsapp reads, with its default; the system checks validate each one.
 DEFAULTS: dict[str, Any] = {
     # Dotted path of the module whose ``urlpatterns`` is the websocket routing table.
     "ROUTING": None,
@@ -103,21 +102,16 @@ def get_settings() -> dict[str, Any]:
     return {**DEFAULTS, **getattr(settings, "WSAPP", {})}
 
 
+#: The Django settings whose change (a test's ``override_settings``) clears a cache derived from
+#: them: this module's, and those of the modules that connect their own ``setting_changed``
+#: receiver (routing's resolver, the JSON codec), each with a ``dispatch_uid``.
+WATCHED_SETTINGS = frozenset({"WSAPP", "ALLOWED_HOSTS", "CHANNEL_LAYERS"})
+
+
 @receiver(setting_changed, dispatch_uid="wsapp.conf.reset")
 def _reset(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"WSAPP", "ALLOWED_HOSTS", "CHANNEL_LAYERS"}:
+    if setting in WATCHED_SETTINGS:
         get_settings.cache_clear()
-        for hook in _RESET_HOOKS:
-            hook()
-
-
-_RESET_HOOKS: list[Callable[[], None]] = []
-
-
-def on_reset(hook: Callable[[], None]) -> Callable[[], None]:
-    """Register a cache-clearing hook that runs whenever ``WSAPP`` changes (tests override it)."""
-    _RESET_HOOKS.append(hook)
-    return hook
 
 
 def parse_rate(value: str) -> tuple[float, float]:

@@ -13,31 +13,26 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
-from wsapp import jsoncodec, limits, metrics
-from wsapp.codes import CloseCode, is_sendable
+from wsapp import jsoncodec
+from wsapp.codes import CloseCode, check_sendable, truncate_reason
 from wsapp.conf import get_settings
 from wsapp.exceptions import (
     InvalidPayload,
     InvalidStateError,
-    MessageTooBig,
     NotSupported,
     UnsupportedData,
     WebSocketDisconnect,
 )
-from wsapp.handshake import Address, HandshakeData
-from wsapp.types import Message, Receive, Scope, Send
+from wsapp.handshake import Address, HandshakeData, encode_headers
+from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits, payload_size
+from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["Address", "WebSocket", "WebSocketState", "connections"]
+__all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
 
 _now = time.monotonic  # the clock asyncio's loop.time() uses, so timers and stamps agree
-# RFC 6455 §5.5: a control frame carries at most 125 bytes; the close code takes two of them.
-MAX_CLOSE_REASON_BYTES = 123
-PING_EXTENSION = "wsapp.ping"
+T = TypeVar("T")
 
 
 class WebSocketState(enum.Enum):
@@ -65,19 +60,18 @@ class State:
         return f"State({vars(self)!r})"
 
 
-_open: set[WebSocket] = set()
-_closing: set[asyncio.Task[None]] = set()
+class ConnectionTracker(Protocol):
+    """Whoever keeps count of a process's connections, told of each one's fate by the socket
+    itself (``wsapp.lifecycle.Registry`` is the process's; a route hands it to every socket)."""
 
-#: Awaited after every accept (the hub registers users, enforces per-user caps); may raise a
-#: ``Reject`` to close the new connection with its code.
-accept_hooks: list[Callable[[WebSocket], Awaitable[None]]] = []
-#: Called (synchronously) once a connection is closed by either side.
-close_hooks: list[Callable[[WebSocket], None]] = []
+    async def accepted(self, ws: WebSocket) -> None:
+        """The handshake completed. May raise a ``Reject`` to close the new connection."""
 
+    def closed(self, ws: WebSocket) -> None:
+        """Either side closed; called on every close, it must act once per accepted socket."""
 
-def connections() -> list[WebSocket]:
-    """The sockets this process has accepted and not yet closed (like ``Server.websockets``)."""
-    return list(_open)
+    def refused(self, ws: WebSocket) -> None:
+        """The application closed the socket before accepting it: the handshake is refused."""
 
 
 class WebSocket(HandshakeData):
@@ -88,6 +82,8 @@ class WebSocket(HandshakeData):
         path_params: the route's converted parameters (``<int:n>`` arrives as an ``int``).
         subprotocols: what the route supports, in order of preference, for negotiation.
         route_name: the route's ``name=``, for logs and metrics.
+        tracker: told of the accept and the close (``wsapp.lifecycle.registry`` for a route's
+            sockets); a socket built without one is known to no one but its builder.
     """
 
     def __init__(
@@ -99,6 +95,7 @@ class WebSocket(HandshakeData):
         path_params: Mapping[str, Any] | None = None,
         subprotocols: Iterable[str] = (),
         route_name: str | None = None,
+        tracker: ConnectionTracker | None = None,
     ) -> None:
         if scope["type"] != "websocket":
             raise RuntimeError(f'Expected scope type "websocket", but got {scope["type"]!r}')
@@ -114,21 +111,15 @@ class WebSocket(HandshakeData):
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.state = State()
-        conf = get_settings()
-        self.max_message_size: int | None = conf["MAX_MESSAGE_SIZE"]
-        self.idle_timeout: float | None = conf["IDLE_TIMEOUT"]
-        self.rate_limiter: limits.RateLimiter | None = limits.connection_limiter(conf)
-        #: Set at accept for an authenticated user when ``RATE_LIMIT_PER_USER`` is on.
-        self.user_rate_limit: limits.UserRateLimit | None = None
-        #: Set at accept for an authenticated user: the key the hubs index its sockets by.
-        self.user_key: str | None = None
+        self.tracker = tracker
+        #: What this connection allows of its peer (size, rates, idle deadline).
+        self.limits = ConnectionLimits.from_settings(get_settings())
         self.dumps, self.loads = jsoncodec.default_codec()
         self.last_activity = _now()
         self.messages_received = 0
         self.messages_sent = 0
         self.bytes_received = 0
         self.bytes_sent = 0
-        self._idle_timer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
 
@@ -176,9 +167,7 @@ class WebSocket(HandshakeData):
             await self.receive()  # the "websocket.connect" event
         if self.client_state is DISCONNECTED and self.application_state is not CONNECTED:
             # The client gave up during the handshake: its going is not the handler's bug.
-            raise WebSocketDisconnect(
-                self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
-            )
+            raise self.disconnect_error()
         if self.application_state is not CONNECTING:
             raise InvalidStateError("accept", self.application_state, CONNECTING)
         if subprotocol is None:
@@ -187,35 +176,30 @@ class WebSocket(HandshakeData):
             {
                 "type": "websocket.accept",
                 "subprotocol": subprotocol,
-                "headers": _encode_headers(headers),
+                "headers": encode_headers(headers),
             }
         )
         self.application_state = CONNECTED
         self.subprotocol = subprotocol
-        _open.add(self)
-        metrics.totals.accepted += 1
-        for hook in accept_hooks:
-            await hook(self)
-        if self.idle_timeout:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                self.idle_timeout, self._check_idle
-            )
+        if self.tracker is not None:
+            await self.tracker.accepted(self)
+        self.limits.watch_idle(lambda: _now() - self.last_activity, self._close_idle)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close the connection; before accept this rejects the handshake. Idempotent.
 
-        A reason longer than RFC 6455 allows (123 UTF-8 bytes) is cut at a character boundary.
+        A reason longer than RFC 6455 allows (123 UTF-8 bytes) is cut at a character boundary
+        (:func:`wsapp.codes.truncate_reason`).
 
         Raises:
             ValueError: ``code`` may not be sent in a close frame (RFC 6455 §7.4).
         """
-        if not is_sendable(code):
-            raise ValueError(f"{code} is not a close code an endpoint may send (RFC 6455 §7.4).")
+        check_sendable(code)
         if self.application_state is DISCONNECTED:
             return
-        reason = _truncate_reason(reason or "")
-        if self.application_state is CONNECTING:
-            metrics.totals.refuse("handshake")
+        reason = truncate_reason(reason or "")
+        if self.application_state is CONNECTING and self.tracker is not None:
+            self.tracker.refused(self)
         if self.client_state is not DISCONNECTED:
             await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
             self.close_code, self.close_reason = int(code), reason
@@ -234,9 +218,7 @@ class WebSocket(HandshakeData):
             WebSocketDisconnect: the peer had already gone before this call.
         """
         if self.client_state is DISCONNECTED:
-            raise WebSocketDisconnect(
-                self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
-            )
+            raise self.disconnect_error()
         while True:
             if timeout is None:
                 message = await self._receive()
@@ -245,55 +227,56 @@ class WebSocket(HandshakeData):
                     message = await self._receive()
             kind = message["type"]
             if kind == "websocket.receive":
-                self.last_activity = now = _now()
-                try:
-                    size = payload_size(message)
-                except UnicodeEncodeError as exc:
-                    # RFC 6455 §8.1: a text frame must be UTF-8; a server that let a lone
-                    # surrogate through handed us text nothing downstream can write.
-                    raise InvalidPayload("A text frame that is not valid UTF-8.") from exc
-                self.messages_received += 1
-                self.bytes_received += size
-                if self.max_message_size is not None and size > self.max_message_size:
-                    raise MessageTooBig(
-                        f"Message of {size} bytes is over the limit of {self.max_message_size}."
-                    )
-                if (self.rate_limiter is not None and not self.rate_limiter.allow(now)) or (
-                    self.user_rate_limit is not None and not await self.user_rate_limit.allow(now)
+                user_rate = self.limits.user_rate
+                if self._admit(message) and (
+                    user_rate is None or await user_rate.allow(self.last_activity)
                 ):
-                    if self.application_state is CONNECTED:
-                        await self.send_frame(
-                            {"type": "websocket.send", "text": limits.RATE_LIMITED_FRAME}
-                        )
-                    continue
-                return message
-            if kind == "websocket.disconnect":
-                self.close_code = message.get("code", CloseCode.NO_STATUS_RECEIVED)
+                    return message
+                if self.application_state is CONNECTED:
+                    await self.send_frame({"type": "websocket.send", "text": RATE_LIMITED_FRAME})
+            elif kind == "websocket.disconnect":
+                # RFC 6455 §7.1.5: a close without a status code reads as 1005.
+                self.close_code = message.get("code") or CloseCode.NO_STATUS_RECEIVED
                 self.close_reason = message.get("reason") or ""
                 self._mark_closed(application=False)
                 return message
-            if kind == "websocket.connect" and self.client_state is CONNECTING:
+            elif kind == "websocket.connect" and self.client_state is CONNECTING:
                 self.client_state = CONNECTED
                 return message
-            if kind == "wsapp.pong":
+            elif kind == PONG_EVENT:
                 self._resolve_ping(message.get("bytes") or b"")
-                continue
-            raise RuntimeError(
-                f'Expected "websocket.receive" or "websocket.disconnect", but got {kind!r}'
-            )
+            else:
+                raise RuntimeError(
+                    f'Expected "websocket.receive" or "websocket.disconnect", but got {kind!r}'
+                )
+
+    def _admit(self, message: Message) -> bool:
+        """Count a data frame and ask this connection's own limits about it; ``False``: drop
+        it. Synchronous, so a frame pays no extra await; the user's shared rate is asked apart.
+
+        Raises:
+            InvalidPayload: text that is not UTF-8 (1007).
+            MessageTooBig, RateLimited: from :meth:`ConnectionLimits.admit`.
+        """
+        self.last_activity = now = _now()
+        try:
+            size = payload_size(message)
+        except UnicodeEncodeError as exc:
+            # RFC 6455 §8.1: a text frame must be UTF-8; a server that let a lone
+            # surrogate through handed us text nothing downstream can write.
+            raise InvalidPayload("A text frame that is not valid UTF-8.") from exc
+        self.messages_received += 1
+        self.bytes_received += size
+        return self.limits.admit(size, now)
 
     async def _receive_data(self, timeout: float | None) -> Message:
         if self.application_state is CONNECTING:
             raise InvalidStateError("receive data", CONNECTING, CONNECTED)
         if self.closed:
-            raise WebSocketDisconnect(
-                self.close_code or CloseCode.NORMAL_CLOSURE, self.close_reason or ""
-            )
+            raise self.disconnect_error()
         message = await self.receive(timeout)
         if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(
-                self.close_code or CloseCode.NO_STATUS_RECEIVED, self.close_reason or ""
-            )
+            raise self.disconnect_error()
         return message
 
     async def receive_text(self, timeout: float | None = None) -> str:
@@ -344,39 +327,26 @@ class WebSocket(HandshakeData):
         except (ValueError, RecursionError) as exc:
             raise InvalidPayload(f"Invalid JSON: {exc}") from exc
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    def iter_text(self) -> AsyncIterator[str]:
         """Text messages until the peer closes."""
-        try:
-            while True:
-                yield await self.receive_text()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_text)
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    def iter_bytes(self) -> AsyncIterator[bytes]:
         """Binary messages until the peer closes."""
-        try:
-            while True:
-                yield await self.receive_bytes()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_bytes)
 
-    async def iter_json(self, mode: Literal["text", "binary"] = "text") -> AsyncIterator[Any]:
+    def iter_json(self, mode: Literal["text", "binary"] = "text") -> AsyncIterator[Any]:
         """Decoded JSON messages until the peer closes."""
-        try:
-            while True:
-                yield await self.receive_json(mode)
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(lambda: self.receive_json(mode))
 
-    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
         """Every message, text as ``str`` and binary as ``bytes``, until the peer closes."""
-        try:
-            while True:
-                message = await self._receive_data(None)
-                text = message.get("text")
-                yield message.get("bytes", b"") if text is None else text
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self._receive_any)
+
+    async def _receive_any(self) -> str | bytes:
+        message = await self._receive_data(None)
+        text = message.get("text")
+        return message.get("bytes", b"") if text is None else text  # type: ignore[no-any-return]
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -407,11 +377,15 @@ class WebSocket(HandshakeData):
         await self.send_frame(message)
 
     async def send_frame(self, message: Message) -> None:
+        """Send an ASGI event as it is: the delivery path of pre-encoded frames (the hub's).
+
+        Raises:
+            WebSocketDisconnect: the peer is gone.
+            InvalidStateError: not accepted yet, or closed.
+        """
         if self.application_state is not CONNECTED:
             if self.client_state is DISCONNECTED:
-                raise WebSocketDisconnect(
-                    self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
-                )
+                raise self.disconnect_error()
             raise InvalidStateError("send", self.application_state, CONNECTED)
         # Sized before it is sent: text that is not UTF-8 (a lone surrogate) raises its
         # UnicodeEncodeError, a ValueError, here rather than reaching the wire.
@@ -468,7 +442,7 @@ class WebSocket(HandshakeData):
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._pings[payload] = (_now(), waiter)
         try:
-            await self.send_frame({"type": "wsapp.ping", "bytes": payload})
+            await self.send_frame({"type": PING_EVENT, "bytes": payload})
             async with asyncio.timeout(timeout):
                 return await waiter
         finally:
@@ -481,39 +455,29 @@ class WebSocket(HandshakeData):
         if entry is not None and not entry[1].done():
             entry[1].set_result(_now() - entry[0])
 
-    def _check_idle(self) -> None:
-        """Close with 1001 after ``IDLE_TIMEOUT`` seconds without an incoming frame."""
-        self._idle_timer = None
-        if self.closed or not self.idle_timeout:
-            return
-        remaining = self.last_activity + self.idle_timeout - _now()
-        loop = asyncio.get_running_loop()
-        if remaining > 0:
-            self._idle_timer = loop.call_later(remaining, self._check_idle)
-            return
-        task = loop.create_task(self.close(CloseCode.GOING_AWAY, "idle timeout"))
-        _closing.add(task)  # a reference, so the task is not collected mid-flight
-        task.add_done_callback(_closing.discard)
+    def disconnect_error(self) -> WebSocketDisconnect:
+        """The exception every receive, send and ping of a closed connection raises: the code
+        it closed with, 1006 if it has none (it dropped before any close was seen)."""
+        return WebSocketDisconnect(
+            self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason or ""
+        )
+
+    async def _close_idle(self) -> None:
+        if not self.closed:
+            await self.close(CloseCode.GOING_AWAY, "idle timeout")
 
     def _mark_closed(self, *, application: bool) -> None:
         self.application_state = DISCONNECTED
         if not application:
             self.client_state = DISCONNECTED
-        if self in _open:
-            _open.discard(self)
-            metrics.totals.fold(self)
-            for hook in close_hooks:
-                hook(self)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        if self.tracker is not None:
+            self.tracker.closed(self)
+        self.limits.stop()
         if self._closed is not None:
             self._closed.set()
         for _, waiter in self._pings.values():
             if not waiter.done():
-                waiter.set_exception(
-                    WebSocketDisconnect(self.close_code or CloseCode.ABNORMAL_CLOSURE)
-                )
+                waiter.set_exception(self.disconnect_error())
 
     def __repr__(self) -> str:
         return (
@@ -522,26 +486,21 @@ class WebSocket(HandshakeData):
         )
 
 
-def payload_size(message: Message) -> int:
-    """A frame's payload in bytes; text is encoded only when it is not ASCII (an O(1) test)."""
-    text = message.get("text")
-    if text is None:
-        return len(message.get("bytes") or b"")
-    return len(text) if text.isascii() else len(text.encode())
+async def _until_disconnect(receive: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
+    """What ``receive()`` returns, one after another, until the peer closes."""
+    try:
+        while True:
+            yield await receive()
+    except WebSocketDisconnect:
+        pass
 
 
-def _encode_headers(
-    headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None,
-) -> list[tuple[bytes, bytes]]:
-    if not headers:
-        return []
-    if isinstance(headers, Mapping):
-        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    return [(bytes(k), bytes(v)) for k, v in headers]
+def __getattr__(name: str) -> Any:
+    # Transitional: ``wsapp.connections`` is still exported from here by ``wsapp/__init__.py``;
+    # the registry that owns the connections is ``wsapp.lifecycle``'s. Deferred because
+    # lifecycle imports this module. Goes once the lazy export points at wsapp.lifecycle.
+    if name == "connections":
+        from wsapp import lifecycle
 
-
-def _truncate_reason(reason: str) -> str:
-    encoded = reason.encode()
-    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
-        return reason
-    return encoded[:MAX_CLOSE_REASON_BYTES].decode("utf-8", errors="ignore")
+        return lifecycle.connections
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

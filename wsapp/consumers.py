@@ -3,6 +3,13 @@
 Dispatch is a dict from event type to method name, built once per class from methods marked
 ``@event("chat.message")``. Only those are reachable from a client: nothing else on the class —
 not ``disconnect``, not a helper, not a channel-layer handler — can be named by a frame.
+
+A frame arrives at the hooks ``on_text(text)`` / ``on_bytes(data)``, which decode it with
+``on_json_frame(raw)`` and dispatch it. These hooks were named ``receive_text``,
+``receive_bytes`` and ``receive_raw_json`` in wsapp 0.1, the names of the connection's methods
+that *pull* a frame; a subclass that still overrides an old name gets a ``DeprecationWarning``
+when it is defined, and its override is still called. What an exception does to the connection
+is :mod:`wsapp.lifecycle`'s policy.
 """
 
 from __future__ import annotations
@@ -11,22 +18,15 @@ import asyncio
 import contextlib
 import logging
 import re
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
+from wsapp import lifecycle
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import CONNECTED, WebSocket
-from wsapp.endpoints import close_for, close_quietly
-from wsapp.exceptions import (
-    BadRequest,
-    CloseConnection,
-    InvalidMessage,
-    InvalidStateError,
-    InvalidText,
-    UnsupportedData,
-    WebSocketDisconnect,
-)
+from wsapp.exceptions import BadRequest, InvalidMessage, InvalidText, UnsupportedData
 from wsapp.layers import get_layer
 
 __all__ = ["Consumer", "event", "layer_event"]
@@ -35,6 +35,12 @@ logger = logging.getLogger("wsapp")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
+#: The hooks' names before they said they were hooks: old name → new name.
+_RENAMED_HOOKS = {
+    "receive_text": "on_text",
+    "receive_bytes": "on_bytes",
+    "receive_raw_json": "on_json_frame",
+}
 
 
 def _shorten(text: str, limit: int = 100) -> str:
@@ -113,12 +119,23 @@ class Consumer:
         super().__init_subclass__(**kwargs)
         cls._events = _registered(cls, "_wsapp_event")
         cls._layer_events = _registered(cls, "_wsapp_layer_event")
+        for old, new in _RENAMED_HOOKS.items():
+            override = vars(cls).get(old)
+            if override is None:
+                continue
+            warnings.warn(
+                f"{cls.__qualname__}.{old}() is deprecated: override {new}() instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if new not in vars(cls):
+                setattr(cls, new, override)  # the old override is the hook that is called
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.scope = ws.scope
         self._invalid_in_a_row = 0
-        self._errors_logged: set[tuple[str, type[Exception]]] = set()
+        self._errors = lifecycle.HandlerErrorLog(type(self).__qualname__)
 
     # -- lifecycle, for subclasses ----------------------------------------------------------
 
@@ -140,7 +157,7 @@ class Consumer:
         sent to them once the client sees the accept is missed.
         """
         if not (self.groups or self._layer_events):
-            await self._serve(self.receive_loop)
+            await self._serve(self._receive_loop)
             return
         await self._join_groups()
         try:
@@ -154,15 +171,8 @@ class Consumer:
             return
         try:
             await receive()
-        except WebSocketDisconnect:
-            pass
-        except CloseConnection as exc:
-            await close_for(self.ws, exc)
-        except Exception:
-            logger.exception(
-                "Unhandled exception in %s for %s", type(self).__qualname__, self.ws.path
-            )
-            await close_quietly(self.ws, CloseCode.INTERNAL_ERROR, "Internal error.")
+        except Exception as exc:
+            await lifecycle.settle(self.ws, exc, handler=type(self).__qualname__)
         finally:
             code = self.ws.close_code
             await self.disconnect(CloseCode.ABNORMAL_CLOSURE if code is None else code)
@@ -183,7 +193,7 @@ class Consumer:
     async def _receive_with_layer(self) -> None:
         reader = asyncio.ensure_future(self._layer_loop())
         try:
-            await self.receive_loop()
+            await self._receive_loop()
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -201,23 +211,23 @@ class Consumer:
                 continue
             try:
                 await getattr(self, name)(message)
-            except CloseConnection as exc:
-                await close_for(self.ws, exc)
-                return
-            except (WebSocketDisconnect, InvalidStateError):
-                return
-            except Exception:
-                logger.exception(
+            except Exception as exc:
+                fatal = lifecycle.escalate(self.ws, exc, close_on_error=False)
+                if fatal is not None:
+                    await lifecycle.settle(self.ws, fatal, handler=type(self).__qualname__)
+                    return
+                logger.error(
                     "Error handling layer event %r in %s",
                     message.get("type"),
                     type(self).__qualname__,
+                    exc_info=exc,
                 )
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Send ``message`` to a channel-layer group (its ``type`` names the ``@layer_event``)."""
         await get_layer().group_send(group, message)
 
-    async def receive_loop(self) -> None:
+    async def _receive_loop(self) -> None:
         receive = self.ws.receive
         while True:
             message = await receive()
@@ -225,25 +235,29 @@ class Consumer:
                 return
             text = message.get("text")
             if text is not None:
-                await self.receive_text(text)
+                await self.on_text(text)
             else:
-                await self.receive_bytes(message.get("bytes") or b"")
+                await self.on_bytes(message.get("bytes") or b"")
 
-    async def receive_text(self, text: str) -> None:
-        """A text frame: JSON with a ``type``, in text mode. Override for other protocols."""
+    # -- hooks, for subclasses ----------------------------------------------------------------
+
+    async def on_text(self, text: str) -> None:
+        """Hook: a text frame arrived. JSON with a ``type`` in text mode; override for other
+        protocols."""
         if self.json_mode != "text":
             raise UnsupportedData("This endpoint takes binary JSON frames.")
-        await self.receive_raw_json(text)
+        await self.on_json_frame(text)
 
-    async def receive_bytes(self, data: bytes) -> None:
-        """A binary frame: JSON in binary mode, else unsupported (closes 1003)."""
+    async def on_bytes(self, data: bytes) -> None:
+        """Hook: a binary frame arrived. JSON in binary mode, else unsupported (closes 1003)."""
         if self.json_mode != "binary":
             raise UnsupportedData("This endpoint takes JSON text frames.")
-        await self.receive_raw_json(data)
+        await self.on_json_frame(data)
 
-    async def receive_raw_json(self, raw: str | bytes) -> None:
-        """Decode one frame and dispatch it; what is not a JSON object with a ``type`` (or holds
-        text that is not Unicode) gets an ``error`` frame that counts toward ``MAX_INVALID_FRAMES``."""
+    async def on_json_frame(self, raw: str | bytes) -> None:
+        """Hook: decode one JSON frame and dispatch it; what is not a JSON object with a
+        ``type`` (or holds text that is not Unicode) gets an ``error`` frame that counts toward
+        ``MAX_INVALID_FRAMES``."""
         try:
             content = self.ws.loads(raw)
         except InvalidText as exc:
@@ -269,58 +283,41 @@ class Consumer:
         try:
             await getattr(self, name)(content)
         except InvalidMessage as exc:
-            await self.reject_message(exc.error_code, exc.message)
+            details = self.error_details(content)
+            await self.reject_message(exc.error_code, exc.message, **details)
             return
-        except (CloseConnection, WebSocketDisconnect):
-            raise
         except Exception as exc:
-            if isinstance(exc, InvalidStateError) and self.ws.closed:
-                # Another task closed the socket mid-handler (a kick, the hub's resync after a
-                # layer outage): the connection is over, which is not the handler's bug.
-                raise WebSocketDisconnect(
-                    self.ws.close_code or CloseCode.ABNORMAL_CLOSURE, self.ws.close_reason or ""
-                ) from None
-            if self._close_on_error():
-                raise  # run() logs it once, with its traceback, and closes with 1011
-            self._log_handler_error(content["type"], exc)
+            fatal = lifecycle.escalate(self.ws, exc, close_on_error=self._close_on_error())
+            if fatal is exc:
+                raise  # run() closes (1011 for an application error, logged with its traceback)
+            if fatal is not None:
+                raise fatal from None
+            self._errors.log(content["type"], exc)
             await self.send_error("internal_error", "The server failed to handle this message.")
             return
         if self._invalid_in_a_row == invalid_before:
-            # A handler that answered with its own error frame and counted it (RoomConsumer's
-            # chat.message) did not handle a valid message: the count must not restart.
+            # A handler that answered with its own error frame and counted it (count_invalid())
+            # did not handle a valid message: the count must not restart.
             self._invalid_in_a_row = 0
 
-    def _log_handler_error(self, event_type: str, exc: Exception) -> None:
-        """Log a handler's error with its traceback once per connection, event and exception
-        type; repeats get one line, so a client that can trigger an application bug with every
-        frame cannot fill the log with tracebacks."""
-        key = (event_type, type(exc))
-        if key not in self._errors_logged:
-            self._errors_logged.add(key)
-            logger.error(
-                "Error handling %r in %s", event_type, type(self).__qualname__, exc_info=exc
-            )
-            return
-        logger.error(
-            "Error handling %r in %s again (%s: %.200s); its traceback was logged before",
-            event_type,
-            type(self).__qualname__,
-            type(exc).__qualname__,
-            exc,
-        )
+    def error_details(self, content: dict[str, Any]) -> dict[str, Any]:
+        """Hook: fields added to the ``error`` frame that answers an ``InvalidMessage`` raised by
+        the handler of ``content`` (``RoomConsumer`` names the message's ``client_id``)."""
+        return {}
 
     # -- sending ----------------------------------------------------------------------------
 
     async def send_json(self, data: Any) -> None:
         await self.ws.send_json(data, mode=self.json_mode)
 
-    async def send_error(self, code: str, message: str) -> None:
-        """Answer one message with DESIGN.md's ``error`` frame; the connection stays open."""
-        await self.send_json({"type": "error", "code": code, "message": message})
+    async def send_error(self, code: str, message: str, **details: Any) -> None:
+        """Answer one message with the wire protocol's ``error`` frame (plus ``details``, such as
+        the message's ``client_id``); the connection stays open."""
+        await self.send_json({"type": "error", "code": code, "message": message, **details})
 
-    async def reject_message(self, code: str, message: str) -> None:
+    async def reject_message(self, code: str, message: str, **details: Any) -> None:
         """An ``error`` frame for a malformed message; too many in a row close with 4400."""
-        await self.send_error(code, message)
+        await self.send_error(code, message, **details)
         await self.count_invalid()
 
     async def count_invalid(self) -> None:
@@ -336,3 +333,19 @@ class Consumer:
         if self.close_on_error is not None:
             return self.close_on_error
         return bool(get_settings()["CLOSE_ON_HANDLER_ERROR"])
+
+    # -- the hooks' old names (deprecated) -------------------------------------------------------
+    # Kept so that an old override calling ``super().receive_text(text)`` still works: each
+    # runs the base hook (not ``self.on_*``, which may be that very override).
+
+    async def receive_text(self, text: str) -> None:
+        """Deprecated: the base :meth:`on_text`, for old overrides that call ``super()``."""
+        await Consumer.on_text(self, text)
+
+    async def receive_bytes(self, data: bytes) -> None:
+        """Deprecated: the base :meth:`on_bytes`, for old overrides that call ``super()``."""
+        await Consumer.on_bytes(self, data)
+
+    async def receive_raw_json(self, raw: str | bytes) -> None:
+        """Deprecated: the base :meth:`on_json_frame`, for old overrides that call ``super()``."""
+        await Consumer.on_json_frame(self, raw)

@@ -6,6 +6,7 @@ and is the half of the connection a reader looks up rather than reads through.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -85,3 +86,15 @@ class HandshakeData:
             if offered in supported:
                 return offered
         return None
+
+
+def encode_headers(
+    headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None,
+) -> list[tuple[bytes, bytes]]:
+    """Response headers as ASGI wants them: a mapping of ``str`` (names lowercased) or pairs of
+    ``bytes``, as ``latin-1`` byte pairs."""
+    if not headers:
+        return []
+    if isinstance(headers, Mapping):
+        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return [(bytes(k), bytes(v)) for k, v in headers]

@@ -29,9 +29,11 @@ from itertools import accumulate
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from wsapp.conf import DEFAULTS, get_settings, on_reset
+from wsapp.conf import DEFAULTS, WATCHED_SETTINGS, get_settings
 from wsapp.exceptions import InvalidText
 
 Dumps = Callable[[Any], str]
@@ -168,4 +170,7 @@ def default_codec() -> tuple[Dumps, Loads]:
     )
 
 
-on_reset(default_codec.cache_clear)
+@receiver(setting_changed, dispatch_uid="wsapp.jsoncodec.reset")
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in WATCHED_SETTINGS:
+        default_codec.cache_clear()

@@ -1,31 +1,58 @@
-"""Rate limits: a token bucket per connection, and the grace before a flooder is cut off.
+"""Per-frame policy: message size, rate limits (per connection and per user), the idle deadline.
 
-``WebSocket.receive()`` asks the connection's :class:`RateLimiter` about every incoming frame.
+Each connection holds one :class:`ConnectionLimits`, built from the settings when it is created;
+``WebSocket.receive()`` asks it about every incoming data frame. A message over
+``MAX_MESSAGE_SIZE`` closes the socket with 1009.
+
+The rate limits are token buckets with a grace before a flooder is cut off.
 Within the rate (plus the burst) a frame passes. Over it, the frame is dropped and the client is
 told so with an ``error`` frame (``rate_limited``): a client that bursts now and then loses a few
 messages, not its connection. A client still over the limit ``RATE_LIMIT_GRACE`` seconds after it
-first went over is closed with 4429. With ``RATE_LIMIT`` unset a connection has no limiter, and
-the hot path pays one ``is None`` test.
+first went over is closed with 4429. With a limit unset a connection has no limiter for it, and
+the hot path pays one ``is None`` test per limit that is off.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from wsapp.conf import parse_rate
-from wsapp.exceptions import RateLimited
+from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.types import Message
 
-__all__ = ["RATE_LIMITED_FRAME", "RateLimiter", "TokenBucket", "connection_limiter"]
+__all__ = [
+    "RATE_LIMITED_FRAME",
+    "ConnectionLimits",
+    "IdleDeadline",
+    "RateLimiter",
+    "TokenBucket",
+    "UserRateLimit",
+    "connection_limiter",
+    "payload_size",
+]
 
-#: The ``error`` frame a dropped message is answered with (DESIGN.md's wire protocol), encoded
+#: The ``error`` frame a dropped message is answered with (the client wire protocol's), encoded
 #: once: a flood must not cost a JSON encode per dropped frame.
 RATE_LIMITED_FRAME = json.dumps(
     {"type": "error", "code": "rate_limited", "message": "Rate limit exceeded; message dropped."}
 )
+
+
+def payload_size(message: Message) -> int:
+    """A frame's payload in bytes; text is encoded only when it is not ASCII (an O(1) test).
+
+    Raises:
+        UnicodeEncodeError: the text holds a lone surrogate (it is not UTF-8).
+    """
+    text = message.get("text")
+    if text is None:
+        return len(message.get("bytes") or b"")
+    return len(text) if text.isascii() else len(text.encode())
 
 
 class TokenBucket:
@@ -162,3 +189,105 @@ class UserRateLimit:
             return True
         self.excess.drop(now)
         return False
+
+
+class ConnectionLimits:
+    """What one connection allows of its peer: every limit is ``None`` when it is off.
+
+    Args:
+        max_size: the largest incoming message in bytes (1009 above it).
+        idle_timeout: seconds without an incoming frame before the socket is closed with 1001.
+        rate: this connection's own :class:`RateLimiter`.
+        user_rate: the bucket all of the user's connections share, attached at accept by
+            whoever knows the user (:meth:`share_user_rate`).
+    """
+
+    __slots__ = ("idle", "idle_timeout", "max_size", "rate", "user_rate")
+
+    def __init__(
+        self,
+        max_size: int | None = None,
+        idle_timeout: float | None = None,
+        rate: RateLimiter | None = None,
+        user_rate: UserRateLimit | None = None,
+    ) -> None:
+        self.max_size = max_size
+        self.idle_timeout = idle_timeout
+        self.rate = rate
+        self.user_rate = user_rate
+        self.idle: IdleDeadline | None = None
+
+    @classmethod
+    def from_settings(cls, conf: Mapping[str, Any]) -> ConnectionLimits:
+        """A new connection's limits from ``MAX_MESSAGE_SIZE``, ``IDLE_TIMEOUT`` and
+        ``RATE_LIMIT``/``RATE_LIMIT_GRACE``; the per-user rate is attached later, at accept."""
+        return cls(conf["MAX_MESSAGE_SIZE"], conf["IDLE_TIMEOUT"], connection_limiter(conf))
+
+    def watch_idle(
+        self, idle_for: Callable[[], float], expire: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Start the idle deadline (if ``idle_timeout`` is set): see :class:`IdleDeadline`."""
+        if self.idle_timeout:
+            self.idle = IdleDeadline(self.idle_timeout, idle_for, expire)
+
+    def stop(self) -> None:
+        """The connection is over: no deadline fires for it any more."""
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+
+    def share_user_rate(self, limit: UserRateLimit) -> None:
+        """Count this connection's messages against its user's shared bucket from now on."""
+        self.user_rate = limit
+
+    def admit(self, size: int, now: float) -> bool:
+        """Whether a data frame of ``size`` bytes that arrived at ``now`` passes this
+        connection's own limits; ``False``: drop it (the user's shared rate is asked apart,
+        because it costs a store round trip: see :class:`UserRateLimit`).
+
+        Raises:
+            MessageTooBig: the message is over ``max_size`` (1009).
+            RateLimited: over the rate for longer than its grace (4429).
+        """
+        if self.max_size is not None and size > self.max_size:
+            raise MessageTooBig(f"Message of {size} bytes is over the limit of {self.max_size}.")
+        return self.rate is None or self.rate.allow(now)
+
+
+class IdleDeadline:
+    """Runs ``expire()`` (the connection's close with 1001) once ``idle_for()``, the seconds
+    since the last incoming frame, reaches ``timeout``.
+
+    A frame costs nothing here: it only stamps its arrival on the connection. The one timer
+    fires at the earliest possible deadline and, when a frame came meanwhile, sleeps the rest.
+    """
+
+    __slots__ = ("_expire", "_idle_for", "_task", "_timer", "timeout")
+
+    def __init__(
+        self,
+        timeout: float,
+        idle_for: Callable[[], float],
+        expire: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        self.timeout = timeout
+        self._idle_for = idle_for
+        self._expire = expire
+        self._task: asyncio.Task[None] | None = None  # referenced, so it is not collected
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            timeout, self._check
+        )
+
+    def _check(self) -> None:
+        remaining = self.timeout - self._idle_for()
+        loop = asyncio.get_running_loop()
+        if remaining > 0:
+            self._timer = loop.call_later(remaining, self._check)
+            return
+        self._timer = None
+        self._task = loop.create_task(self._expire())
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -1,29 +1,41 @@
 """The websocket routing table: Django's own URL patterns and converters, for sockets.
 
 ``path()``/``re_path()`` build Django ``URLPattern`` objects whose callback is an
-:class:`~wsapp.endpoints.Endpoint`, so converters (``<int:n>`` arrives as an ``int``), ``include()``
-and ``reverse()`` behave exactly as they do for views. :class:`Router` is the ASGI app that
-resolves a connection's path once, at the handshake.
+:class:`Endpoint`, so converters (``<int:n>`` arrives as an ``int``), ``include()`` and
+``reverse()`` behave exactly as they do for views. :class:`Router` is the ASGI app that resolves a
+connection's path once, at the handshake.
+
+A route's target is an ``async def handler(ws, **params)``, a ``wsapp.Consumer`` subclass, or a
+Channels consumer (its class or ``as_asgi()``). Whatever it is, its :class:`Endpoint` enforces the
+route's access rules, builds the socket with the process's connection registry, and closes it as
+:func:`wsapp.lifecycle.run` says its handler's outcome requires.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from importlib import import_module
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.urls import NoReverseMatch, Resolver404, URLPattern, URLResolver, include
 from django.urls.resolvers import RegexPattern, RoutePattern, get_ns_resolver
 
-from wsapp import metrics
+from wsapp import lifecycle, metrics
+from wsapp.access import access_rule, check_access, guarded
 from wsapp.codes import CloseCode
-from wsapp.conf import get_settings, on_reset
-from wsapp.endpoints import Endpoint
-from wsapp.types import Receive, Scope, Send
+from wsapp.conf import WATCHED_SETTINGS, get_settings
+from wsapp.connection import WebSocket
+from wsapp.consumers import Consumer
+from wsapp.exceptions import Reject
+from wsapp.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["Router", "include", "path", "re_path", "reverse"]
+__all__ = ["Endpoint", "Router", "include", "path", "re_path", "reverse"]
 
 logger = logging.getLogger("wsapp")
 
@@ -83,6 +95,81 @@ def _make(
     return URLPattern(pattern, Endpoint(target, subprotocols), kwargs or {}, name)
 
 
+class Endpoint:
+    """A route's target with the route's options; called once per connection.
+
+    Raises:
+        TypeError: the target is none of the kinds a route takes.
+    """
+
+    def __init__(self, target: Any, subprotocols: Iterable[str] = ()) -> None:
+        self.target = target
+        self.subprotocols = tuple(subprotocols)
+        self.asgi_app: ASGIApp | None = None
+        if isinstance(target, type) and issubclass(target, Consumer):
+            self.subprotocols = self.subprotocols or tuple(target.subprotocols)
+        elif isinstance(target, type) and hasattr(target, "as_asgi"):
+            self.asgi_app = target.as_asgi()  # a Channels consumer class
+        elif hasattr(target, "consumer_class"):
+            self.asgi_app = target  # a Channels consumer's as_asgi()
+        elif not inspect.iscoroutinefunction(target):
+            raise TypeError(
+                f"A websocket route needs an `async def handler(ws, **params)`, a wsapp.Consumer "
+                f"subclass or a Channels consumer, not {target!r}."
+            )
+        self.__name__ = getattr(target, "__name__", type(target).__name__)
+        self.__qualname__ = getattr(target, "__qualname__", self.__name__)
+        self.__module__ = getattr(target, "__module__", __name__)
+        self.access = access_rule(target)
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        route_name: str | None = None,
+    ) -> None:
+        kwargs = kwargs or {}
+        # Access rules and failed tokens are enforced here, once, for every kind of target.
+        checked = self.access is not None or "auth_error" in scope
+        if self.asgi_app is not None:
+            if checked and not await self._admit(scope, receive, send):
+                return
+            await self.asgi_app(scope, receive, send)
+            return
+        ws = WebSocket(
+            scope,
+            receive,
+            send,
+            path_params=kwargs,
+            subprotocols=self.subprotocols,
+            route_name=route_name,
+            tracker=lifecycle.registry,
+        )
+        target = self.target
+        if isinstance(target, type):
+            call: Callable[[], Awaitable[None]] = target(ws).run
+        else:
+            call = lambda: target(ws, *args, **kwargs)  # noqa: E731
+        await lifecycle.run(ws, guarded(scope, self.access, call) if checked else call)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Check a Channels consumer's connection; refuse it (accept, close 44xx) if it fails."""
+        try:
+            await check_access(scope, self.access)
+        except Reject as exc:
+            ws = WebSocket(scope, receive, send, tracker=lifecycle.registry)
+            await lifecycle.close_for(ws, exc)
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.__module__}.{self.__qualname__}>"
+
+
 class Router:
     """The ASGI app for websocket connections: resolve the path, hand the socket to its route.
 
@@ -129,7 +216,10 @@ def get_resolver() -> URLResolver:
     return _resolver_for(tuple(load_urlpatterns()))
 
 
-on_reset(get_resolver.cache_clear)
+@receiver(setting_changed, dispatch_uid="wsapp.routing.reset")
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in WATCHED_SETTINGS:
+        get_resolver.cache_clear()
 
 
 def load_urlpatterns() -> list[URLPattern | URLResolver]:

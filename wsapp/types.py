@@ -1,4 +1,5 @@
-"""ASGI type aliases and the websocket event shapes wsapp sends and receives."""
+"""ASGI type aliases, the websocket event shapes wsapp sends and receives, and the names of the
+ASGI extension ``manage.py serve`` adds for protocol-level pings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The scope extension a server declares when it offers protocol pings:
+#: ``scope["extensions"]["wsapp.ping"] == {}`` (``manage.py serve`` does; Daphne and uvicorn don't).
+PING_EXTENSION = "wsapp.ping"
+#: The application sends ``{"type": PING_EVENT, "bytes": payload}`` (at most 125 bytes) to ping...
+PING_EVENT = "wsapp.ping"
+#: ... and receives ``{"type": PONG_EVENT, "bytes": payload}`` when the client's pong arrives.
+PONG_EVENT = "wsapp.pong"
 
 
 class WebSocketReceiveEvent(TypedDict):
@@ -34,3 +43,13 @@ class WebSocketCloseEvent(TypedDict):
     type: Literal["websocket.close"]
     code: int
     reason: str
+
+
+class PingEvent(TypedDict):
+    type: Literal["wsapp.ping"]
+    bytes: bytes
+
+
+class PongEvent(TypedDict):
+    type: Literal["wsapp.pong"]
+    bytes: bytes

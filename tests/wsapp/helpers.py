@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from wsapp import lifecycle
 from wsapp.connection import WebSocket
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
@@ -28,10 +29,11 @@ def connect(handler: Any, url: str = "/ws/", **options: Any) -> AsyncWebSocketSe
 
 
 def raw_app(handler: Callable[[WebSocket], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """An ASGI app that builds the ``WebSocket`` itself: no router, no policy, errors propagate."""
+    """An ASGI app that builds the ``WebSocket`` itself: no router, no policy, errors propagate.
+    The socket is handed the process's registry, as a route's is (counted, listed, observed)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await handler(WebSocket(scope, receive, send))
+        await handler(WebSocket(scope, receive, send, tracker=lifecycle.registry))
 
     return app
 
@@ -74,6 +76,9 @@ class FakeServer:
             self.inbox.put_nowait(message)
 
     def socket(self, scope: dict[str, Any] | None = None, **options: Any) -> WebSocket:
+        """A socket on this server, handed the process's registry as a route's socket is
+        (``tracker=None`` for one that no registry knows)."""
+        options.setdefault("tracker", lifecycle.registry)
         return WebSocket(scope or websocket_scope(), self.receive, self.send, **options)
 
     async def accepted_socket(

@@ -21,11 +21,10 @@ from wsapp.access import (
 )
 from wsapp.asgi import websocket_application
 from wsapp.codes import CloseCode
-from wsapp.endpoints import Endpoint
 from wsapp.exceptions import NotAuthenticated, WebSocketDisconnect
 from wsapp.hub.hub import stop_hub
 from wsapp.models import Message, Room
-from wsapp.routing import Router, path
+from wsapp.routing import Endpoint, Router, path
 from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
 
 pytestmark = pytest.mark.django_db(transaction=True)  # permission checks run in a thread

@@ -8,7 +8,16 @@ import pytest
 from websockets.frames import CloseCode as WebsocketsCloseCode
 
 from wsapp import exceptions
-from wsapp.codes import RECONNECT_CODES, CloseCode, is_sendable, should_reconnect
+from wsapp.codes import (
+    MAX_CLOSE_REASON_BYTES,
+    RECONNECT_CODES,
+    CloseCode,
+    check_sendable,
+    close_reason_bytes,
+    is_sendable,
+    should_reconnect,
+    truncate_reason,
+)
 
 # RFC 6455 §7.4.1 names, as python-websockets spells them, for the codes both define.
 RFC_NAMES = {
@@ -180,3 +189,37 @@ def test_websocket_disconnect_carries_code_and_reason() -> None:
     assert (exc.code, exc.reason) == (CloseCode.GOING_AWAY, "bye")
     assert repr(exc) == f"WebSocketDisconnect(code={CloseCode.GOING_AWAY!r}, reason='bye')"
     assert exceptions.WebSocketDisconnect().code == CloseCode.NORMAL_CLOSURE
+
+
+# -- close-frame rules --------------------------------------------------------------------------
+
+
+def test_a_close_reason_is_at_most_123_bytes() -> None:
+    # RFC 6455 §5.5: a control frame's 125 bytes, less the close code's two.
+    assert MAX_CLOSE_REASON_BYTES == 123
+
+
+@pytest.mark.parametrize(
+    ("reason", "kept"),
+    [
+        pytest.param("a" * 123, "a" * 123, id="fits"),
+        pytest.param("a" * 124, "a" * 123, id="ascii-cut"),
+        pytest.param("é" * 62, "é" * 61, id="cut-before-a-split-character"),
+        pytest.param("", "", id="empty"),
+    ],
+)
+def test_truncate_reason_cuts_at_a_character_boundary(reason: str, kept: str) -> None:
+    assert truncate_reason(reason) == kept
+    assert close_reason_bytes(reason) == kept.encode()
+
+
+def test_a_lone_surrogate_cannot_be_a_reason_but_a_server_writes_it_as_a_question_mark() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        truncate_reason("bad \ud800")
+    assert close_reason_bytes("bad \ud800") == b"bad ?"
+
+
+@pytest.mark.parametrize("code", [CloseCode.NO_STATUS_RECEIVED, CloseCode.ABNORMAL_CLOSURE, 999])
+def test_check_sendable_refuses_reserved_codes(code: int) -> None:
+    with pytest.raises(ValueError, match=f"^{int(code)} is not a close code an endpoint may send"):
+        check_sendable(code)

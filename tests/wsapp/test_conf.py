@@ -1,23 +1,22 @@
-"""``wsapp.conf``: one cached settings accessor over DEFAULTS, reset when a test overrides it."""
+"""``wsapp.conf``: one cached settings accessor over DEFAULTS, reset when a test overrides it;
+the caches derived from the settings (the JSON codec, the routing table) follow it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.urls import NoReverseMatch
 
+from wsapp import jsoncodec, routing
 from wsapp.checks import VALIDATORS
-from wsapp.conf import _RESET_HOOKS, DEFAULTS, MiB, get_settings, on_reset, parse_rate
+from wsapp.conf import DEFAULTS, MiB, get_settings, parse_rate
 
 
-@pytest.fixture
-def resets() -> Iterator[list[str]]:
-    calls: list[str] = []
-    hook = on_reset(lambda: calls.append("reset"))
-    yield calls
-    _RESET_HOOKS.remove(hook)
+def upper_dumps(data: Any) -> str:
+    """A ``JSON_DUMPS`` codec to tell apart from the default."""
+    return jsoncodec.dumps(data).upper()
 
 
 @override_settings(WSAPP={"IDLE_TIMEOUT": 5, "ROUTING": "x.routing"})
@@ -60,28 +59,45 @@ def test_overriding_wsapp_resets_the_cache() -> None:
     assert get_settings()["MAX_QUEUE"] == before["MAX_QUEUE"]
 
 
+def derived_caches() -> tuple[Any, Any, int]:
+    """The settings, the default codec, and how many routing tables are cached (filling both)."""
+    conf, codec = get_settings(), jsoncodec.default_codec()
+    cached_tables = routing.get_resolver.cache_info().currsize
+    routing.get_resolver()
+    return conf, codec, cached_tables
+
+
 @pytest.mark.parametrize("setting", ["WSAPP", "ALLOWED_HOSTS", "CHANNEL_LAYERS"])
-def test_reset_hooks_run_when_a_setting_wsapp_reads_changes(
-    setting: str, resets: list[str]
-) -> None:
-    with override_settings(**{setting: {} if setting != "ALLOWED_HOSTS" else []}):
-        assert resets == ["reset"]
-    assert resets == ["reset", "reset"]
+def test_a_setting_wsapp_reads_resets_every_derived_cache(setting: str) -> None:
+    conf, codec, _ = derived_caches()
+    with override_settings(**{setting: {**conf} if setting == "WSAPP" else []}):
+        inside, inside_codec, cached_tables = derived_caches()
+        assert (inside is not conf, inside_codec is not codec, cached_tables) == (True, True, 0)
+    after, after_codec, cached_tables = derived_caches()
+    assert (after is not inside, after_codec is not inside_codec, cached_tables) == (True, True, 0)
 
 
-def test_other_settings_do_not_reset_the_cache(resets: list[str]) -> None:
-    before = get_settings()
+def test_other_settings_do_not_reset_the_caches() -> None:
+    conf, codec, _ = derived_caches()
     with override_settings(TIME_ZONE="Europe/Paris"):
-        assert get_settings() is before
-    assert resets == []
+        inside, inside_codec, cached_tables = derived_caches()
+        assert (inside is conf, inside_codec is codec, cached_tables) == (True, True, 1)
 
 
-def test_on_reset_returns_the_hook() -> None:
-    def hook() -> None:
-        pass
+def test_overriding_wsapp_changes_the_json_codec() -> None:
+    assert jsoncodec.default_codec()[0]({"a": "b"}) == '{"a":"b"}'
+    with override_settings(WSAPP={"JSON_DUMPS": f"{__name__}.upper_dumps"}):
+        assert jsoncodec.default_codec()[0]({"a": "b"}) == '{"A":"B"}'
+    assert jsoncodec.default_codec()[0]({"a": "b"}) == '{"a":"b"}'
 
-    assert on_reset(hook) is hook
-    _RESET_HOOKS.remove(hook)
+
+def test_overriding_wsapp_changes_the_routing_table() -> None:
+    with pytest.raises(NoReverseMatch):
+        routing.reverse("square", n=7)  # the demo's table has no such route
+    with override_settings(WSAPP={**get_settings(), "ROUTING": "tests.wsapp.routes"}):
+        assert routing.reverse("square", n=7) == "/ws/square/7/"
+    with pytest.raises(NoReverseMatch):
+        routing.reverse("square", n=7)
 
 
 def test_every_setting_but_routing_is_validated_by_a_check() -> None:

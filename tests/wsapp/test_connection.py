@@ -358,6 +358,19 @@ async def test_client_close_without_a_code_is_no_status_received() -> None:
     assert (ws.close_code, ws.close_reason) == (CloseCode.NO_STATUS_RECEIVED, "")
 
 
+async def test_client_close_with_a_null_code_is_no_status_received_everywhere() -> None:
+    server = FakeServer()
+    ws = await server.accepted_socket()
+    server.feed({"type": "websocket.disconnect", "code": None})
+    with pytest.raises(WebSocketDisconnect) as first:
+        await ws.receive_text()
+    with pytest.raises(WebSocketDisconnect) as later:
+        await ws.send_text("x")
+    assert (ws.close_code, first.value.code, later.value.code) == (
+        CloseCode.NO_STATUS_RECEIVED,
+    ) * 3
+
+
 async def test_close_before_accept_rejects_the_handshake() -> None:
     seen: list[WebSocket] = []
 
@@ -1333,7 +1346,7 @@ async def test_incoming_messages_keep_an_idle_connection_open() -> None:
 
 
 def test_there_is_no_idle_timeout_by_default() -> None:
-    assert FakeServer().socket().idle_timeout is None
+    assert FakeServer().socket().limits.idle_timeout is None
 
 
 # -- ping ----------------------------------------------------------------------------------------

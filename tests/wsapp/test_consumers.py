@@ -145,6 +145,8 @@ async def test_an_unknown_type_gets_an_error_frame_and_the_connection_stays_open
         "close",
         "run",
         "dispatch",
+        "on_text",
+        "on_json_frame",
         "receive_text",
         "receive_raw_json",
         "__init__",
@@ -706,3 +708,78 @@ def test_event_accepts_dotted_names(name: str) -> None:
 
     assert event(name)(handler) is handler
     assert handler._wsapp_event == name  # type: ignore[attr-defined]
+
+
+# -- hooks and their deprecated names ----------------------------------------------------------
+
+
+class Shout(Consumer):
+    """A non-JSON protocol, on the hook names."""
+
+    async def on_text(self, text: str) -> None:
+        await self.ws.send_text(text.upper())
+
+    async def on_bytes(self, data: bytes) -> None:
+        await self.ws.send_bytes(data[::-1])
+
+
+async def test_on_text_and_on_bytes_are_the_frame_hooks() -> None:
+    async with connect(Shout) as ws:
+        await ws.send_text("hi")
+        assert await ws.receive_text() == "HI"
+        await ws.send_bytes(b"\x01\x02")
+        assert await ws.receive_bytes() == b"\x02\x01"
+
+
+def old_hook_class(old: str) -> type[Consumer]:
+    """A subclass written against the hook's old name, which calls the base hook through it."""
+    if old == "receive_text":
+
+        async def receive_text(self: Consumer, text: str) -> None:
+            await self.ws.send_text("old:" + text)
+            await super(cls, self).receive_text(text)  # type: ignore[misc]
+
+        body: dict[str, Any] = {"receive_text": receive_text}
+    elif old == "receive_bytes":
+
+        async def receive_bytes(self: Consumer, data: bytes) -> None:
+            await self.ws.send_text("old:" + data.decode())
+            await super(cls, self).receive_bytes(data)  # type: ignore[misc]
+
+        body = {"receive_bytes": receive_bytes, "json_mode": "binary"}
+    else:
+
+        async def receive_raw_json(self: Consumer, raw: str | bytes) -> None:
+            await self.ws.send_text("old:" + str(raw))
+            await super(cls, self).receive_raw_json(raw)  # type: ignore[misc]
+
+        body = {"receive_raw_json": receive_raw_json}
+    cls = type("Legacy", (Chat,), body)
+    return cls
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "frame"),
+    [
+        ("receive_text", "on_text", '{"type": "ping"}'),
+        ("receive_bytes", "on_bytes", b'{"type": "ping"}'),
+        ("receive_raw_json", "on_json_frame", '{"type": "ping"}'),
+    ],
+)
+async def test_an_override_of_an_old_hook_name_warns_and_still_runs(
+    old: str, new: str, frame: str | bytes
+) -> None:
+    with pytest.warns(DeprecationWarning) as warned:
+        legacy = old_hook_class(old)
+    assert [str(w.message) for w in warned] == [
+        f"Legacy.{old}() is deprecated: override {new}() instead."
+    ]
+    async with connect(legacy) as ws:
+        if isinstance(frame, bytes):
+            await ws.send_bytes(frame)
+            assert await ws.receive_text() == "old:" + frame.decode()
+            assert await ws.receive_json(mode="binary") == {"type": "pong"}
+        else:
+            await ws.send_text(frame)
+            assert await ws.receive_text() == "old:" + frame
+            assert await ws.receive_json() == {"type": "pong"}

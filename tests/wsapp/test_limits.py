@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -11,8 +12,15 @@ from wsapp import connection
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
-from wsapp.exceptions import RateLimited
-from wsapp.limits import RATE_LIMITED_FRAME, RateLimiter, TokenBucket, connection_limiter
+from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.limits import (
+    RATE_LIMITED_FRAME,
+    ConnectionLimits,
+    RateLimiter,
+    TokenBucket,
+    UserRateLimit,
+    connection_limiter,
+)
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
 
@@ -115,8 +123,8 @@ def test_every_connection_gets_its_own_limiter(settings) -> None:
     settings.WSAPP = {**settings.WSAPP, "RATE_LIMIT": "5/s"}
     scope = {"type": "websocket", "path": "/"}
     a, b = WebSocket(scope, None, None), WebSocket(scope, None, None)  # type: ignore[arg-type]
-    assert a.rate_limiter is not None and b.rate_limiter is not None
-    assert a.rate_limiter is not b.rate_limiter
+    assert a.limits.rate is not None and b.limits.rate is not None
+    assert a.limits.rate is not b.limits.rate
 
 
 def test_the_error_frame_is_the_wire_protocols() -> None:
@@ -176,3 +184,75 @@ async def test_one_connection_over_the_limit_leaves_another_alone(limited) -> No
             await flooder.send_text("x")
         await other.send_text("still here")
         assert await other.receive_text() == "still here"
+
+
+# -- ConnectionLimits ---------------------------------------------------------------------------
+
+
+def test_connection_limits_follow_the_settings() -> None:
+    limits = ConnectionLimits.from_settings(
+        {"MAX_MESSAGE_SIZE": 10, "IDLE_TIMEOUT": 5.0, "RATE_LIMIT": "2/s", "RATE_LIMIT_GRACE": 1}
+    )
+    assert (limits.max_size, limits.idle_timeout, limits.user_rate) == (10, 5.0, None)
+    assert limits.rate is not None and (limits.rate.bucket.rate, limits.rate.bucket.burst) == (
+        2.0,
+        2.0,
+    )
+
+
+def test_connection_limits_that_are_off_admit_everything() -> None:
+    limits = ConnectionLimits()
+    assert [limits.admit(10**9, float(n)) for n in range(3)] == [True] * 3
+
+
+def test_connection_limits_refuse_a_message_over_the_size_with_1009() -> None:
+    limits = ConnectionLimits(max_size=8)
+    assert limits.admit(8, 0.0)
+    with pytest.raises(MessageTooBig) as info:
+        limits.admit(9, 0.0)
+    assert (info.value.code, info.value.reason) == (
+        CloseCode.MESSAGE_TOO_BIG,
+        "Message of 9 bytes is over the limit of 8.",
+    )
+
+
+def test_connection_limits_drop_what_is_over_the_rate() -> None:
+    limits = ConnectionLimits(rate=RateLimiter(1, 2, grace=10))
+    assert [limits.admit(1, 0.0) for _ in range(3)] == [True, True, False]
+
+
+def test_a_users_shared_rate_is_attached_to_the_connections_limits() -> None:
+    limits = ConnectionLimits()
+    shared = UserRateLimit(None, "7", "5/s", 2.0)
+    limits.share_user_rate(shared)
+    assert limits.user_rate is shared
+
+
+async def test_the_idle_deadline_sleeps_what_remains_after_a_late_frame() -> None:
+    idle = [0.0]
+    expired: list[float] = []
+
+    async def expire() -> None:
+        expired.append(idle[0])
+
+    limits = ConnectionLimits(idle_timeout=0.05)
+    limits.watch_idle(lambda: idle[0], expire)
+    idle[0] = 0.02  # a frame came 0.03 s into the timeout: 0.02 s idle when the timer fires
+    await asyncio.sleep(0.08)
+    assert expired == []
+    idle[0] = 0.05
+    await asyncio.sleep(0.06)
+    assert expired == [0.05]
+
+
+async def test_a_stopped_idle_deadline_never_fires() -> None:
+    expired: list[bool] = []
+
+    async def expire() -> None:
+        expired.append(True)
+
+    limits = ConnectionLimits(idle_timeout=0.01)
+    limits.watch_idle(lambda: 1.0, expire)
+    limits.stop()
+    await asyncio.sleep(0.03)
+    assert (expired, limits.idle) == ([], None)

@@ -12,7 +12,7 @@ from django.test import AsyncClient, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 import wsapp
-from wsapp import metrics
+from wsapp import lifecycle, metrics
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
 from wsapp.models import Room
@@ -27,7 +27,9 @@ URL = "/wsapp/metrics"
 async def refuse_before_accept(scope: Scope, receive: Receive, send: Send) -> None:
     """An application that turns every handshake down (a 403 under a real server)."""
     await receive()
-    await WebSocket(scope, receive, send).close(CloseCode.POLICY_VIOLATION)
+    await WebSocket(scope, receive, send, tracker=lifecycle.registry).close(
+        CloseCode.POLICY_VIOLATION
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +139,7 @@ async def test_the_task_gauge_follows_the_open_connections(communicator: Any) ->
 
 def chat_bytes_sent() -> int:
     """What the open chat socket has sent so far (its history and presence frames)."""
-    from wsapp.connection import connections
+    from wsapp.lifecycle import connections
 
     (chat,) = connections()
     return chat.bytes_sent

@@ -2,8 +2,11 @@
 
 The hot path pays one attribute increment per message on the connection itself; process totals
 are folded in when a connection closes and summed with the open ones when someone asks
-(``snapshot()``), so nothing is counted twice and nothing locks. The Prometheus endpoint, the
-dashboard and ``manage.py`` commands all read :func:`snapshot`.
+(``snapshot()``), so nothing is counted twice and nothing locks. :data:`totals` learns of each
+accept and close as a connection observer (``wsapp.lifecycle``), registered first in
+``WsappConfig.ready()``; it keeps its own view of the open connections, so this package imports
+nothing of wsapp's but the close codes, and anything may import it. The Prometheus endpoint,
+the dashboard and ``manage.py`` commands all read :func:`snapshot`.
 """
 
 from __future__ import annotations
@@ -14,14 +17,22 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from wsapp.codes import CloseCode
+
 if TYPE_CHECKING:
     from wsapp.connection import WebSocket
 
 
 class Totals:
-    """Counters of the connections that have closed, plus process-wide events."""
+    """Counters of the connections that have closed, plus process-wide events, and the open
+    connections whose counters are not folded in yet."""
 
     def __init__(self) -> None:
+        self.open: set[WebSocket] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Start the counters over; the open connections stay, and fold in when they close."""
         self.started = time.time()
         self.accepted = 0
         self.closed: Counter[int] = Counter()
@@ -34,9 +45,22 @@ class Totals:
     def refuse(self, why: str) -> None:
         self.refused[why] += 1
 
+    async def on_accept(self, ws: WebSocket) -> None:
+        self.accepted += 1
+        self.open.add(ws)
+
+    def on_close(self, ws: WebSocket) -> None:
+        self.open.discard(ws)
+        self.fold(ws)
+
+    def on_refuse(self, ws: WebSocket) -> None:
+        self.refuse("handshake")
+
     def fold(self, ws: WebSocket) -> None:
         """Add a closing connection's counters to the totals (called once, from its close)."""
-        self.closed[ws.close_code if ws.close_code is not None else 1006] += 1
+        code = ws.close_code
+        # A connection that closed without any code dropped (RFC 6455 §7.1.5).
+        self.closed[code if code is not None else CloseCode.ABNORMAL_CLOSURE] += 1
         self.messages_in += ws.messages_received
         self.messages_out += ws.messages_sent
         self.bytes_in += ws.bytes_received
@@ -49,9 +73,7 @@ PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 def snapshot() -> dict[str, Any]:
     """This process's counters now: totals plus what the open connections have done so far."""
-    from wsapp.connection import connections
-
-    open_now = connections()
+    open_now = list(totals.open)
     return {
         "process": PROCESS,
         "time": time.time(),
@@ -69,5 +91,4 @@ def snapshot() -> dict[str, Any]:
 
 def reset() -> None:
     """Start the counters over (tests)."""
-    global totals
-    totals = Totals()
+    totals.reset()

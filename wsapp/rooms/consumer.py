@@ -224,26 +224,10 @@ class RoomConsumer(Consumer):
     @event("chat.message")
     async def chat_message(self, content: dict[str, Any]) -> None:
         """Store, acknowledge to the sender, then broadcast to the others (DESIGN.md order)."""
-        try:
-            if not await self.can_post(self.room):
-                raise InvalidMessage("You may not post in this room.", error_code="forbidden")
-            cleaned = self.clean_message(content)
-            self.check_storable(cleaned)  # after the hook, so an override cannot skip it
-        except InvalidMessage as exc:
-            # The error names the client_id, so a client can drop the message from its outbox
-            # instead of resending a message the server will never take; only one that could be
-            # a client_id is echoed (not megabytes, not text the socket cannot carry).
-            client_id = content.get("client_id")
-            await self.send_json(
-                {
-                    "type": "error",
-                    "code": exc.error_code,
-                    "message": exc.message,
-                    **({"client_id": client_id} if _echoable(client_id) else {}),
-                }
-            )
-            await self.count_invalid()
-            return
+        if not await self.can_post(self.room):
+            raise InvalidMessage("You may not post in this room.", error_code="forbidden")
+        cleaned = self.clean_message(content)
+        self.check_storable(cleaned)  # after the hook, so an override cannot skip it
         stored = await save_message(self.room, self.ws.user, cleaned["body"], cleaned["client_id"])
         message = self.shape_message(stored.message)
         await self.send_json(
@@ -251,6 +235,15 @@ class RoomConsumer(Consumer):
         )
         if stored.created:
             await abroadcast(self.room.slug, message, exclude=[self.ws])
+
+    def error_details(self, content: dict[str, Any]) -> dict[str, Any]:
+        # A refused chat message's error names its client_id, so a client can drop the message
+        # from its outbox instead of resending one the server will never take; only one that
+        # could be a client_id is echoed (not megabytes, not text the socket cannot carry).
+        client_id = content.get("client_id")
+        if content["type"] == "chat.message" and _echoable(client_id):
+            return {"client_id": client_id}
+        return {}
 
     async def dispatch(self, content: dict[str, Any]) -> None:
         await super().dispatch(content)

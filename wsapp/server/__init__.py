@@ -18,20 +18,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
+    from wsapp.server.protocol import WsappWebSocketProtocol
     from wsapp.server.server import WsappServer
+    from wsapp.types import PING_EXTENSION
 
 __all__ = ["PING_EXTENSION", "WsappServer", "WsappWebSocketProtocol"]
 
 _HOMES = {
-    "PING_EXTENSION": "wsapp.server.protocol",
+    "PING_EXTENSION": "wsapp.types",
     "WsappWebSocketProtocol": "wsapp.server.protocol",
     "WsappServer": "wsapp.server.server",
 }
 
 
 def __getattr__(name: str) -> Any:
-    # Deferred on purpose: these modules install Twisted's asyncio reactor when imported.
+    # Deferred on purpose: the protocol and server modules install Twisted's asyncio reactor.
     if name in _HOMES:
         return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'wsapp.server' has no attribute {name!r}")

@@ -5,10 +5,11 @@ on close codes autobahn's ``sendClose()`` refuses (1001, 1009, 1011, 1013), queu
 messages without bound and writes to a client that does not read without bound. This subclass
 keeps Daphne's handshake and scope, and changes only what the application's messages do:
 
-- ``websocket.close`` sends its ``code`` and ``reason`` (cut to 123 UTF-8 bytes);
+- ``websocket.close`` sends its ``code`` and ``reason`` (cut to 123 UTF-8 bytes, as
+  :func:`wsapp.codes.close_reason_bytes` cuts it);
 - ``websocket.send`` sends empty text and bytes, and refuses a message with both or neither;
-- ``wsapp.ping`` sends a protocol ping; its pong comes back as ``wsapp.pong`` (see
-  :data:`PING_EXTENSION`);
+- ``wsapp.ping`` sends a protocol ping; its pong comes back as ``wsapp.pong`` (the
+  :data:`~wsapp.types.PING_EXTENSION` that ``serve`` declares in the scope);
 - reading stops while the application has ``MAX_QUEUE`` messages or ``MAX_QUEUE_BYTES`` bytes
   waiting, and resumes when it has drained half of them; it also stops while the client's
   compressed messages are over ``MAX_INFLATE_RATE``, until the budget refills;
@@ -30,10 +31,11 @@ import daphne.server  # noqa: F401  (installs the asyncio reactor before Twisted
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
 
-from wsapp.codes import CloseCode, is_sendable
+from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
 from wsapp.server.budgets import Budgets
 from wsapp.server.buffers import buffered_bytes, flush
+from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT
 
 logger = logging.getLogger("wsapp.server")
 reactor: Any = _reactor  # Twisted's stubs type the module, not the reactor it installs
@@ -44,17 +46,10 @@ __all__ = [
     "buffered_bytes",
     "flush",
     "quiet_autobahn_debug_formatting",
-    "truncate_reason",
 ]
 
-#: The scope extension ``serve`` declares: ``scope["extensions"]["wsapp.ping"] == {}``. The
-#: application sends ``{"type": "wsapp.ping", "bytes": payload}`` (at most 125 bytes) and
-#: receives ``{"type": "wsapp.pong", "bytes": payload}`` when the client's pong arrives.
-PING_EXTENSION = "wsapp.ping"
-
-# RFC 6455 §5.5: control frames carry at most 125 bytes; a close frame's 2-byte code leaves 123.
+# RFC 6455 §5.5: control frames carry at most 125 bytes (a ping's payload, a close's code+reason).
 MAX_CONTROL_PAYLOAD = 125
-MAX_CLOSE_REASON = 123
 # Unanswered application pings remembered per connection; older ones are forgotten.
 MAX_PENDING_PINGS = 32
 
@@ -64,13 +59,6 @@ CONTROL_FRAME_REASON = "too many control frames"
 # Why reading is paused: the application is behind, or the client is over its inflate budget.
 PAUSED_FOR_QUEUE = "queue"
 PAUSED_FOR_INFLATE = "inflate"
-
-
-def truncate_reason(reason: str) -> bytes:
-    """``reason`` as UTF-8, cut to the 123 bytes a close frame allows, on a character boundary."""
-    encoded = reason.encode("utf-8", "replace")[:MAX_CLOSE_REASON]
-    # A cut inside a multi-byte character leaves an incomplete tail; "ignore" drops just that.
-    return encoded.decode("utf-8", "ignore").encode("utf-8")
 
 
 def _response_headers(headers: Iterable[Any]) -> dict[str, list[str]]:
@@ -177,7 +165,7 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             # Asked for by the application (however often it pings): not the client's flood.
             self.app_pings.remove(payload)
             if hasattr(self, "application_queue"):
-                self.application_queue.put_nowait({"type": "wsapp.pong", "bytes": payload})
+                self.application_queue.put_nowait({"type": PONG_EVENT, "bytes": payload})
         else:
             self.control_frame_allowed()  # unsolicited (or the keepalive's, once a PING_INTERVAL)
 
@@ -220,7 +208,7 @@ class WsappWebSocketProtocol(WebSocketProtocol):
                 self.serverClose(message.get("code"), message.get("reason"))
         elif kind == "websocket.send":
             self.send_data(message)
-        elif kind == "wsapp.ping":
+        elif kind == PING_EVENT:
             self.send_app_ping(message.get("bytes") or b"")
         else:
             raise ValueError(f"Unknown websocket message type {kind!r} in {message!r}.")
@@ -256,7 +244,7 @@ class WsappWebSocketProtocol(WebSocketProtocol):
         if reason is not None and not isinstance(reason, str):
             raise ValueError(f"Close reason must be a str, got {type(reason).__name__}.")
         if self.state == self.STATE_OPEN:
-            self.sendCloseFrame(code=int(code), reasonUtf8=truncate_reason(reason or "") or None)
+            self.sendCloseFrame(code=int(code), reasonUtf8=close_reason_bytes(reason or "") or None)
 
     def send_data(self, message: dict[str, Any]) -> None:
         """Send one text or binary message, empty ones included (Daphne drops those).
