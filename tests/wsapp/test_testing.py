@@ -433,3 +433,27 @@ def test_the_plugin_implements_no_pytest_hook() -> None:
 
     hooks = [name for name, value in vars(plugin).items() if name.startswith("pytest_")]
     assert hooks == ["pytest_asyncio"]  # the module it imports, not a hook
+
+
+def test_loading_the_plugin_imports_nothing_else_of_wsapp_or_django() -> None:
+    """Every project that installs wsapp loads the plugin; it costs them nothing until used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wsapp.testing.plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('wsapp', 'django', 'channels'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert result.stdout.strip() == "['wsapp', 'wsapp.testing', 'wsapp.testing.plugin']"
+
+
+def test_wsapp_testing_lists_its_names_lazily() -> None:
+    import wsapp.testing
+
+    assert set(wsapp.testing.__all__) <= set(dir(wsapp.testing))
+    assert wsapp.testing.WebSocketTestClient is WebSocketTestClient
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        wsapp.testing.Nope  # noqa: B018
