@@ -36,7 +36,7 @@ check: install
 	$(BIN)/ruff format --check wsapp tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest tests/wsapp tests/demo tests/test_exports.py tests/test_architecture.py -q
+	$(BIN)/python -m pytest tests/wsapp tests/demo tests/support tests/test_exports.py tests/test_architecture.py -q
 
 lint: install
 	$(BIN)/ruff check .
