@@ -7,6 +7,7 @@ deferred import hides a cycle from the interpreter, not from a reader.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # strict: once the lifecycle and hub branches land, these pass and the marker must go.
 PENDING_ISSUE_10 = pytest.mark.xfail(
-    strict=True, reason="issue 10: the cycles and long modules go with the lifecycle/hub moves"
+    strict=True,
+    reason="issue 10: cycles, long modules and table rows go with the lifecycle/hub moves",
 )
 
 
@@ -68,3 +70,52 @@ def test_the_graph_includes_deferred_imports_and_leaves_out_type_checking_ones(
         "wsapp.a": frozenset({"wsapp.b"}),
         "wsapp.b": frozenset(),
     }
+
+
+def documented_modules() -> set[str]:
+    """The paths in the first column of docs/architecture.md's module table (``x/`` for a
+    package documented as a whole)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("## Modules of `wsapp/`", 1)[1].split("\n## ", 1)[0]
+    paths: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            paths.update(re.findall(r"`([^`]+)`", first_cell))
+    return paths
+
+
+def undocumented_and_missing(documented: set[str], root: Path) -> tuple[list[str], list[str]]:
+    """wsapp's modules without a row, and rows without a module (or package) on disk."""
+    package = root / "wsapp"
+    packages = {path for path in documented if path.endswith("/")}
+    modules = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+    undocumented = [
+        module
+        for module in modules
+        if module not in documented and not any(module.startswith(p) for p in packages)
+    ]
+    missing = sorted(path for path in documented if not (package / path).exists())
+    return undocumented, missing
+
+
+@PENDING_ISSUE_10
+def test_the_module_table_of_docs_architecture_matches_wsapp_one_to_one() -> None:
+    undocumented, missing = undocumented_and_missing(documented_modules(), ROOT)
+    assert (undocumented, missing) == ([], []), (
+        f"modules without a row in docs/architecture.md: {undocumented}; "
+        f"rows without a module: {missing}"
+    )
+
+
+def test_the_module_table_check_sees_both_directions(tmp_path: Path) -> None:
+    package = tmp_path / "wsapp"
+    (package / "server").mkdir(parents=True)
+    for name in ("__init__.py", "codes.py", "extra.py", "server/__init__.py", "server/x.py"):
+        (package / name).write_text("")
+    documented = {"__init__.py", "codes.py", "server/", "gone.py"}
+    assert undocumented_and_missing(documented, tmp_path) == (["extra.py"], ["gone.py"])
