@@ -1,4 +1,9 @@
-"""Shared fixtures: users, a session cookie, and in-process communicators on the real stack."""
+"""Shared fixtures: users, a session cookie, in-process communicators on the real stack, the hub's
+teardown, fresh channel layers around every test, and private Redis servers.
+
+The e2e layer (server processes, a shared database) is not imported here: the e2e, chaos and
+browser conftests import what they need, so the unit tests load no process machinery.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,35 @@ from tests.support.redis import RedisServer
 from wsapp.hub.hub import stop_hub
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
-# The multi-process fixtures (a shared PostgreSQL or SQLite-WAL database) for tests/e2e.
-pytest_plugins = ["tests.e2e.cluster"]
+# pytester: tests/wsapp/test_testing.py runs a project's test session against the shipped plugin.
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layers() -> Iterator[None]:
+    """Every test of ours gets new channel layers, and leaves none behind.
+
+    An in-memory layer's queues belong to the event loop that first used them, and every async
+    test runs on a loop of its own. (Autouse here, in our own suite; the shipped plugin does it
+    only for the tests that use its fixtures.)
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
+@pytest_asyncio.fixture
+async def hub_teardown() -> AsyncIterator[None]:
+    """Stop this loop's hub (if the test started one) when the test ends, pass or fail.
+
+    Request it before the fixtures whose sockets the hub serves, or through
+    ``pytestmark = pytest.mark.usefixtures("hub_teardown")``: fixtures tear down in reverse, so
+    the sockets close first and the hub stops last.
+    """
+    yield
+    await stop_hub()
 
 
 @pytest.fixture
@@ -31,7 +63,9 @@ def session_cookie(client: Any, user: Any) -> str:
 
 
 @pytest_asyncio.fixture
-async def communicator() -> AsyncIterator[Callable[..., Awaitable[AsyncWebSocketSession]]]:
+async def communicator(
+    hub_teardown: None,
+) -> AsyncIterator[Callable[..., Awaitable[AsyncWebSocketSession]]]:
     """``await communicator(path, user=None, **options)`` → a connected session on the full stack."""
     client = AsyncWebSocketClient()
     opened: list[AsyncWebSocketSession] = []
@@ -44,7 +78,6 @@ async def communicator() -> AsyncIterator[Callable[..., Awaitable[AsyncWebSocket
     yield connect
     for session in opened:
         await session.close()
-    await stop_hub()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@
     server = start_server([...any command...], port=port)
 
 ``serve_server``: ``manage.py serve`` with the e2e settings, started once per test.
+``cluster_database_url``: a migrated, seeded database several processes share (from
+:mod:`tests.e2e.cluster`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.cluster import cluster_database_url  # noqa: F401 (a fixture of the e2e tests)
 from tests.e2e.servers import (
     DEFAULT_SETTINGS,
     ServerProcess,

@@ -10,36 +10,27 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.network import (
+    HOST,
+    STOP_TIMEOUT,
+    free_port,
+    kill_process,
+    port_accepts,
+    stop_process,
+    wait_for_port,
+)
+
+__all__ = ["HOST", "free_port", "port_accepts"]  # re-exported: the suites import them from here
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETTINGS = "tests.e2e.settings_serve"
-HOST = "127.0.0.1"
 READY_TIMEOUT = 20.0
-STOP_TIMEOUT = 15.0
-_POLL = 0.05
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port nothing listens on right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_accepts(host: str, port: int) -> bool:
-    """Whether a TCP connection to ``host:port`` succeeds now."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def server_env(
@@ -120,19 +111,11 @@ class ServerProcess:
         Raises:
             subprocess.TimeoutExpired: still running after ``timeout`` s (the process is then killed).
         """
-        if self.proc.poll() is None:
-            os.kill(self.pid, sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
+        return stop_process(self.proc, sig, timeout)
 
     def kill(self) -> None:
         """SIGKILL by PID if still running, and reap it."""
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait(timeout=STOP_TIMEOUT)
+        kill_process(self.proc)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Block until the port accepts connections.
@@ -141,16 +124,13 @@ class ServerProcess:
             RuntimeError: the process exited or did not listen within ``timeout`` s; the
                 message has its output.
         """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{' '.join(self.command)} exited with {self.proc.returncode} before "
-                    f"listening on {self.host}:{self.port}:\n{self.output()}"
-                )
-            if port_accepts(self.host, self.port):
-                return
-            time.sleep(_POLL)
+        if wait_for_port(self.host, self.port, timeout, alive=lambda: self.proc.poll() is None):
+            return
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                f"{' '.join(self.command)} exited with {self.proc.returncode} before "
+                f"listening on {self.host}:{self.port}:\n{self.output()}"
+            )
         self.kill()
         raise RuntimeError(
             f"{' '.join(self.command)} did not listen on {self.host}:{self.port} within "

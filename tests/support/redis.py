@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import free_port, port_accepts
-from tests.support.timing import scaled
-
-HOST = "127.0.0.1"
+from tests.support.network import HOST, free_port, kill_process, stop_process, wait_for_port
 
 
 def redis_binary() -> str:
@@ -58,23 +53,18 @@ class RedisServer:
                 *("--dir", str(self.workdir), "--logfile", str(self.log_path)),
             ],
         )
-        deadline = time.monotonic() + scaled(10)
-        while not port_accepts(HOST, self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                log = self.log_path.read_text() if self.log_path.exists() else ""
-                pytest.fail(f"redis-server did not start on port {self.port}: {log}")
-            time.sleep(0.05)
+        proc = self.proc
+        if not wait_for_port(HOST, self.port, 10, alive=lambda: proc.poll() is None):
+            kill_process(proc)
+            log = self.log_path.read_text() if self.log_path.exists() else ""
+            pytest.fail(f"redis-server did not start on port {self.port}: {log}")
 
     def kill(self) -> None:
         """SIGKILL (a crash: no goodbye to clients), by PID, and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
         if self.proc is not None:
-            self.proc.wait(timeout=scaled(10))
+            kill_process(self.proc)
 
     def stop(self) -> None:
         """SIGTERM by PID and reap it (teardown)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=scaled(10))
+        if self.proc is not None:
+            stop_process(self.proc)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.timing import scaled
 from tests.wsapp.helpers import raw_app, route
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
@@ -379,3 +381,79 @@ async def test_ws_connect_fixture_raises_handshake_rejected(
 def test_the_plugin_is_registered_through_its_entry_point(pytestconfig: pytest.Config) -> None:
     plugin = pytestconfig.pluginmanager.get_plugin("wsapp")
     assert plugin is not None and plugin.__name__ == "wsapp.testing.plugin"
+
+
+# -- the shipped pytest plugin in a project's own session ---------------------------------------
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+PROJECT_TESTS = """
+from channels.layers import channel_layers
+
+SENTINEL = object()
+
+
+def test_1_project_sets_up_a_layer():
+    channel_layers.backends["project"] = SENTINEL
+
+
+def test_2_a_test_without_wsapp_fixtures_keeps_it():
+    assert channel_layers.backends.get("project") is SENTINEL
+
+
+def test_3_a_test_with_ws_client_starts_without_it(ws_client):
+    assert "project" not in channel_layers.backends
+    channel_layers.backends["project"] = SENTINEL
+
+
+def test_4_and_leaves_none_behind():
+    assert "project" not in channel_layers.backends
+"""
+
+
+def test_the_plugin_resets_channel_layers_only_for_tests_that_use_its_fixtures(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin loads in every project that installs wsapp (``pytest11``); a test that uses
+    none of its fixtures must not see it. A session of its own, as a project's would be: the
+    plugin comes from the entry point, not from our conftest."""
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))  # this checkout's wsapp and settings
+    pytester.makeini(
+        "[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_project=PROJECT_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=scaled(60))
+    result.assert_outcomes(passed=4)
+
+
+def test_the_plugin_implements_no_pytest_hook() -> None:
+    """A hook would run for every test of every project; the plugin only offers fixtures."""
+    from wsapp.testing import plugin
+
+    hooks = [name for name, value in vars(plugin).items() if name.startswith("pytest_")]
+    assert hooks == ["pytest_asyncio"]  # the module it imports, not a hook
+
+
+def test_loading_the_plugin_imports_nothing_else_of_wsapp_or_django() -> None:
+    """Every project that installs wsapp loads the plugin; it costs them nothing until used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wsapp.testing.plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('wsapp', 'django', 'channels'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert result.stdout.strip() == "['wsapp', 'wsapp.testing', 'wsapp.testing.plugin']"
+
+
+def test_wsapp_testing_lists_its_names_lazily() -> None:
+    import wsapp.testing
+
+    assert set(wsapp.testing.__all__) <= set(dir(wsapp.testing))
+    assert wsapp.testing.WebSocketTestClient is WebSocketTestClient
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        wsapp.testing.Nope  # noqa: B018
