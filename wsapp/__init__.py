@@ -44,7 +44,7 @@ _LAZY = {
     "permission_required": "wsapp.access",
     "WebSocket": "wsapp.connection",
     "WebSocketState": "wsapp.connection",
-    "connections": "wsapp.connection",
+    "connections": "wsapp.lifecycle",
     "WebSocketDisconnect": "wsapp.exceptions",
     "CloseCode": "wsapp.codes",
 }
@@ -63,13 +63,16 @@ _PUBLIC_MODULES = frozenset(
         "wsapp.exceptions",
         "wsapp.jsoncodec",
         "wsapp.layers",
+        "wsapp.lifecycle",
         "wsapp.metrics",
+        "wsapp.metrics.cluster",
         "wsapp.models",
         "wsapp.origin",
         "wsapp.proxy",
         "wsapp.redis_layer",
         "wsapp.rooms",
         "wsapp.rooms.consumer",
+        "wsapp.rooms.moderation",
         "wsapp.routing",
         "wsapp.testing",
         "wsapp.tokens",
@@ -81,9 +84,10 @@ _PUBLIC_MODULES = frozenset(
 if TYPE_CHECKING:
     from wsapp.access import login_required, permission_required
     from wsapp.codes import CloseCode
-    from wsapp.connection import WebSocket, WebSocketState, connections
+    from wsapp.connection import WebSocket, WebSocketState
     from wsapp.consumers import Consumer, event, layer_event
     from wsapp.exceptions import WebSocketDisconnect
+    from wsapp.lifecycle import connections
     from wsapp.rooms.consumer import RoomConsumer
 
 

@@ -493,14 +493,3 @@ async def _until_disconnect(receive: Callable[[], Awaitable[T]]) -> AsyncIterato
             yield await receive()
     except WebSocketDisconnect:
         pass
-
-
-def __getattr__(name: str) -> Any:
-    # Transitional: ``wsapp.connections`` is still exported from here by ``wsapp/__init__.py``;
-    # the registry that owns the connections is ``wsapp.lifecycle``'s. Deferred because
-    # lifecycle imports this module. Goes once the lazy export points at wsapp.lifecycle.
-    if name == "connections":
-        from wsapp import lifecycle
-
-        return lifecycle.connections
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,13 +24,7 @@ DEMO_MODULES = sorted(
 
 #: Internal imports the demo still has, each with the change that removes it. The test below
 #: fails once an entry is no longer needed, so the list only shrinks.
-KNOWN_INTERNAL: dict[tuple[str, str], str] = {
-    (
-        "consumers/dashboard.py",
-        "wsapp.hub.hub.cluster_stats",
-    ): "cluster stats move to wsapp.metrics",
-    ("consumers/dashboard.py", "wsapp.hub.hub.get_hub"): "the dashboard needs no hub of its own",
-}
+KNOWN_INTERNAL: dict[tuple[str, str], str] = {}
 
 
 def wsapp_imports(tree: ast.AST) -> Iterator[str]:

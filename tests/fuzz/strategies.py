@@ -206,8 +206,10 @@ def chat_model(content: dict[str, Any], max_body: int) -> dict[str, str] | None:
 
 
 def close_reason(reason: str) -> str:
-    """``reason`` as a close frame carries it: at most 123 UTF-8 bytes (RFC 6455 §5.5)."""
-    return reason.encode()[:123].decode("utf-8", errors="ignore")
+    """``reason`` as a close frame carries it (RFC 6455 §5.5), by the one rule in wsapp.codes."""
+    from wsapp.codes import truncate_reason
+
+    return truncate_reason(reason)
 
 
 def decoded(text: str) -> tuple[str, Any]:

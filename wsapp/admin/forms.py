@@ -13,10 +13,10 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from wsapp.codes import MAX_CLOSE_REASON_BYTES
 from wsapp.rooms.moderation import ARCHIVED_REASON
 
 # RFC 6455 §5.5: a control frame's payload is at most 125 bytes, two of them the close code.
-MAX_CLOSE_REASON_BYTES = 123
 
 
 class AnnounceForm(forms.Form):

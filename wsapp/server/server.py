@@ -25,7 +25,8 @@ from wsapp.conf import get_settings
 from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
 from wsapp.server.budgets import Limits
 from wsapp.server.handshake import HandshakeGuard, channel_factory
-from wsapp.server.protocol import PING_EXTENSION, WsappWebSocketProtocol
+from wsapp.server.protocol import WsappWebSocketProtocol
+from wsapp.types import PING_EXTENSION
 
 logger = logging.getLogger("wsapp.server")
 
