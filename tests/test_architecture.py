@@ -17,20 +17,12 @@ from tests.support.import_graph import MAX_MODULE_LINES, Cycle
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# strict: once the lifecycle and hub branches land, these pass and the marker must go.
-PENDING_ISSUE_10 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: cycles, long modules and table rows go with the lifecycle/hub moves",
-)
 
-
-@PENDING_ISSUE_10
 def test_wsapp_has_no_import_cycles() -> None:
     found = import_graph.cycles(import_graph.build(ROOT))
     assert found == [], "import cycles:\n" + "\n".join(f"  {cycle}" for cycle in found)
 
 
-@PENDING_ISSUE_10
 def test_no_wsapp_module_is_over_the_line_limit() -> None:
     too_long = import_graph.long_modules(ROOT)
     assert too_long == {}, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
@@ -103,7 +95,6 @@ def undocumented_and_missing(documented: set[str], root: Path) -> tuple[list[str
     return undocumented, missing
 
 
-@PENDING_ISSUE_10
 def test_the_module_table_of_docs_architecture_matches_wsapp_one_to_one() -> None:
     undocumented, missing = undocumented_and_missing(documented_modules(), ROOT)
     assert (undocumented, missing) == ([], []), (

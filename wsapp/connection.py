@@ -11,9 +11,9 @@ import asyncio
 import enum
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol
 
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode, check_sendable, truncate_reason
@@ -22,17 +22,16 @@ from wsapp.exceptions import (
     InvalidPayload,
     InvalidStateError,
     NotSupported,
-    UnsupportedData,
     WebSocketDisconnect,
 )
 from wsapp.handshake import Address, HandshakeData, encode_headers
 from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits, payload_size
+from wsapp.payloads import PayloadMethods
 from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
 __all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
 
 _now = time.monotonic  # the clock asyncio's loop.time() uses, so timers and stamps agree
-T = TypeVar("T")
 
 
 class WebSocketState(enum.Enum):
@@ -74,7 +73,7 @@ class ConnectionTracker(Protocol):
         """The application closed the socket before accepting it: the handshake is refused."""
 
 
-class WebSocket(HandshakeData):
+class WebSocket(HandshakeData, PayloadMethods):
     """One WebSocket connection, from handshake to close.
 
     Args:
@@ -279,75 +278,6 @@ class WebSocket(HandshakeData):
             raise self.disconnect_error()
         return message
 
-    async def receive_text(self, timeout: float | None = None) -> str:
-        """The next text message.
-
-        Raises:
-            WebSocketDisconnect: the peer closed the connection.
-            UnsupportedData: a binary frame arrived (uncaught, closes with 1003).
-            TimeoutError: nothing arrived within ``timeout`` seconds.
-        """
-        message = await self._receive_data(timeout)
-        text = message.get("text")
-        if text is None:
-            raise UnsupportedData("Expected a text frame, got a binary frame.")
-        return text  # type: ignore[no-any-return]
-
-    async def receive_bytes(self, timeout: float | None = None) -> bytes:
-        """The next binary message; a text frame raises ``UnsupportedData`` (1003)."""
-        message = await self._receive_data(timeout)
-        data = message.get("bytes")
-        if data is None:
-            raise UnsupportedData("Expected a binary frame, got a text frame.")
-        return data  # type: ignore[no-any-return]
-
-    async def receive_json(
-        self,
-        mode: Literal["text", "binary"] = "text",
-        loads: Callable[[str | bytes], Any] | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """The next message decoded as JSON (from a text frame, or a binary one in ``"binary"`` mode).
-
-        Raises:
-            InvalidPayload: not JSON, not UTF-8, nested deeper than ``WSAPP["JSON_MAX_DEPTH"]``,
-                ``NaN``/``Infinity``, or a lone surrogate (uncaught, closes with 1007).
-            UnsupportedData: the frame type does not match ``mode`` (1003).
-        """
-        if mode == "text":
-            raw: str | bytes = await self.receive_text(timeout)
-        elif mode == "binary":
-            raw = await self.receive_bytes(timeout)
-        else:
-            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
-        try:
-            return (loads or self.loads)(raw)
-        # JSONDecodeError, UnicodeDecodeError and InvalidText are ValueErrors; a custom decoder
-        # may still overflow the stack on deep input, which is the peer's fault, not ours.
-        except (ValueError, RecursionError) as exc:
-            raise InvalidPayload(f"Invalid JSON: {exc}") from exc
-
-    def iter_text(self) -> AsyncIterator[str]:
-        """Text messages until the peer closes."""
-        return _until_disconnect(self.receive_text)
-
-    def iter_bytes(self) -> AsyncIterator[bytes]:
-        """Binary messages until the peer closes."""
-        return _until_disconnect(self.receive_bytes)
-
-    def iter_json(self, mode: Literal["text", "binary"] = "text") -> AsyncIterator[Any]:
-        """Decoded JSON messages until the peer closes."""
-        return _until_disconnect(lambda: self.receive_json(mode))
-
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        """Every message, text as ``str`` and binary as ``bytes``, until the peer closes."""
-        return _until_disconnect(self._receive_any)
-
-    async def _receive_any(self) -> str | bytes:
-        message = await self._receive_data(None)
-        text = message.get("text")
-        return message.get("bytes", b"") if text is None else text  # type: ignore[no-any-return]
-
     # -- sending ----------------------------------------------------------------------------
 
     async def send(self, message: Message | str | bytes) -> None:
@@ -398,32 +328,6 @@ class WebSocket(HandshakeData):
             self.close_code = CloseCode.ABNORMAL_CLOSURE
             self._mark_closed(application=False)
             raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, str(exc)) from exc
-
-    async def send_text(self, data: str) -> None:
-        await self.send_frame({"type": "websocket.send", "text": data})
-
-    async def send_bytes(self, data: bytes) -> None:
-        await self.send_frame({"type": "websocket.send", "bytes": data})
-
-    async def send_json(
-        self,
-        data: Any,
-        mode: Literal["text", "binary"] = "text",
-        dumps: Callable[[Any], str] | None = None,
-    ) -> None:
-        """Encode ``data`` as JSON (default codec: ``WSAPP["JSON_DUMPS"]``) and send it.
-
-        Raises:
-            ValueError: ``data`` cannot be encoded as standard JSON (``NaN``, too deep, text
-                with a lone surrogate); nothing is sent.
-        """
-        text = (dumps or self.dumps)(data)
-        if mode == "text":
-            await self.send_frame({"type": "websocket.send", "text": text})
-        elif mode == "binary":
-            await self.send_frame({"type": "websocket.send", "bytes": text.encode()})
-        else:
-            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
 
     async def ping(self, data: bytes = b"", timeout: float | None = None) -> float:
         """Send a protocol-level ping and return the round trip in seconds.
@@ -484,12 +388,3 @@ class WebSocket(HandshakeData):
             f"<WebSocket {self.path} client={self.client_state.name} "
             f"application={self.application_state.name}>"
         )
-
-
-async def _until_disconnect(receive: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
-    """What ``receive()`` returns, one after another, until the peer closes."""
-    try:
-        while True:
-            yield await receive()
-    except WebSocketDisconnect:
-        pass

@@ -32,21 +32,14 @@ from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
 
 from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
-from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
 from wsapp.server.budgets import Budgets
 from wsapp.server.buffers import buffered_bytes, flush
-from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT
+from wsapp.types import PING_EVENT, PONG_EVENT
 
 logger = logging.getLogger("wsapp.server")
 reactor: Any = _reactor  # Twisted's stubs type the module, not the reactor it installs
 
-__all__ = [
-    "PING_EXTENSION",
-    "WsappWebSocketProtocol",
-    "buffered_bytes",
-    "flush",
-    "quiet_autobahn_debug_formatting",
-]
+__all__ = ["WsappWebSocketProtocol"]
 
 # RFC 6455 §5.5: control frames carry at most 125 bytes (a ping's payload, a close's code+reason).
 MAX_CONTROL_PAYLOAD = 125
