@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.support import import_graph
 from tests.support.import_graph import MAX_MODULE_LINES, Cycle
 

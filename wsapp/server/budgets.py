@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wsapp.conf import parse_rate
+from wsapp.conf import DEFAULTS, parse_rate
 from wsapp.limits import TokenBucket
 
 #: Seconds a connection must have been waiting for its request headers before a full
@@ -21,12 +21,12 @@ MIN_PENDING_AGE = 1.0
 
 @dataclass(frozen=True)
 class Limits:
-    """The server-wide budgets, from ``WSAPP`` (see ``wsapp/conf.py`` for each)."""
+    """The server-wide budgets, from ``WSAPP``; each default is its setting's in ``DEFAULTS``."""
 
-    max_fragments: int = 1024
-    control_frame_rate: str | None = "10/s burst 50"
-    max_inflate_rate: int | None = 4 * 1024 * 1024
-    max_queue_bytes: int = 1024 * 1024
+    max_fragments: int = DEFAULTS["MAX_FRAGMENTS"]
+    control_frame_rate: str | None = DEFAULTS["CONTROL_FRAME_RATE"]
+    max_inflate_rate: int | None = DEFAULTS["MAX_INFLATE_RATE"]
+    max_queue_bytes: int = DEFAULTS["MAX_QUEUE_BYTES"]
 
     @classmethod
     def from_settings(cls, conf: dict[str, Any]) -> Limits:

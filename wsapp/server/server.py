@@ -21,7 +21,7 @@ from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflat
 from daphne.server import Server
 from twisted.internet import defer, reactor
 
-from wsapp.conf import get_settings
+from wsapp.conf import DEFAULTS, get_settings
 from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
 from wsapp.server.budgets import Limits
 from wsapp.server.handshake import HandshakeGuard, channel_factory
@@ -82,6 +82,8 @@ class WsappServer(Server):
         handshake_timeout: seconds for the request headers, and then for the accept.
         max_pending_handshakes: connections that may be sending request headers at once.
         **kwargs: passed to ``daphne.server.Server``.
+
+    Each default is the ``WSAPP`` setting's default (``wsapp.conf.DEFAULTS``), written once.
     """
 
     def __init__(
@@ -89,14 +91,14 @@ class WsappServer(Server):
         application: Any,
         endpoints: list[str],
         *,
-        max_message_size: int | None = 1024 * 1024,
-        max_queue: int = 64,
-        max_send_buffer: int = 4 * 1024 * 1024,
-        compression: bool = True,
-        shutdown_grace: float = 10.0,
+        max_message_size: int | None = DEFAULTS["MAX_MESSAGE_SIZE"],
+        max_queue: int = DEFAULTS["MAX_QUEUE"],
+        max_send_buffer: int = DEFAULTS["MAX_SEND_BUFFER"],
+        compression: bool = DEFAULTS["COMPRESSION"],
+        shutdown_grace: float = DEFAULTS["SHUTDOWN_GRACE"],
         limits: Limits | None = None,
-        handshake_timeout: float = 10.0,
-        max_pending_handshakes: int = 512,
+        handshake_timeout: float = DEFAULTS["HANDSHAKE_TIMEOUT"],
+        max_pending_handshakes: int = DEFAULTS["MAX_PENDING_HANDSHAKES"],
         **kwargs: Any,
     ) -> None:
         # Daphne closes every websocket after 24 h by default; WSAPP["IDLE_TIMEOUT"] is ours.
