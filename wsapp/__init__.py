@@ -2,7 +2,7 @@
 
 The public API, covered by semantic versioning, is the names in ``__all__`` and the modules in
 ``_PUBLIC_MODULES`` (with the names they define without a leading underscore). Every other
-module (``connection``, ``lifecycle``, ``limits``, ``hub``, ``server``, ``admin``, ...) is
+module (``connection``, ``limits``, ``payloads``, ``hub``, ``server``, ``admin``, ...) is
 internal and may change in any release, even where a public name is defined: import
 ``WebSocket`` from ``wsapp``, not from ``wsapp.connection``.
 

@@ -71,7 +71,8 @@ class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
         session = scope.get("session")
         if session is not None and not session.session_key:
             # No session cookie: anonymous, without a hop to the database thread pool (the
-            # common case for scripts, and the hot path of every benchmark).
+            # common case for scripts, and the hot path of every benchmark). The import is
+            # deferred, as channels.auth's: the auth models need a ready app registry.
             from django.contrib.auth.models import AnonymousUser
 
             user._wrapped = AnonymousUser()
@@ -81,6 +82,7 @@ class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, exc: DatabaseUnavailable) -> None:
     """Accept, then close with the exception's code: browsers only see close codes."""
+    # Deferred: the auth models need a ready app registry; this module may load before it.
     from django.contrib.auth.models import AnonymousUser
 
     scope["user"]._wrapped = AnonymousUser()  # the accept's observers look at the user
@@ -134,6 +136,7 @@ class TokenAuthMiddleware:
         try:
             scope["user"] = await database_sync_to_async(_check_token)(token)
         except InvalidToken as exc:
+            # Deferred: the auth models need a ready app registry; this module may load before it.
             from django.contrib.auth.models import AnonymousUser
 
             # Neither the token's user nor the cookie's: the access check closes with 4401.

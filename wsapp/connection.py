@@ -212,7 +212,7 @@ class WebSocket(HandshakeData, PayloadMethods):
         Raises:
             TimeoutError: nothing arrived within ``timeout`` seconds.
             MessageTooBig: the message is over ``WSAPP["MAX_MESSAGE_SIZE"]``.
-            RateLimited: over ``WSAPP["RATE_LIMIT"]`` for longer than its grace (4429); within
+            RateLimited: over ``RATE_LIMIT`` or ``RATE_LIMIT_PER_USER`` past the grace (4429); within
                 the grace, frames over the limit are dropped and answered with an error frame.
             WebSocketDisconnect: the peer had already gone before this call.
         """

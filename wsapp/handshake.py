@@ -66,6 +66,7 @@ class HandshakeData:
         """``scope["user"]`` as the auth middleware set it; anonymous when there is none."""
         user = self.scope.get("user")
         if user is None:
+            # Deferred: the auth models need a ready app registry; this module may load before it.
             from django.contrib.auth.models import AnonymousUser
 
             return AnonymousUser()

@@ -157,7 +157,7 @@ class Endpoint:
         await lifecycle.run(ws, guarded(scope, self.access, call) if checked else call)
 
     async def _admit(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Check a Channels consumer's connection; refuse it (accept, close 44xx) if it fails."""
+        """Check a Channels consumer's connection; refuse it (accept, close 4401/4403) if it fails."""
         try:
             await check_access(scope, self.access)
         except Reject as exc:

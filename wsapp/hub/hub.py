@@ -53,8 +53,8 @@ ForgetCallback = Callable[[WebSocket], None]
 
 
 class RoomPresence(Protocol):
-    """What ``wsapp.hub.users`` asks of ``Hub.presence`` on a close, until it calls
-    :meth:`Hub.forget` (which tells presence through :meth:`Hub.on_forget`)."""
+    """Room presence as the hub holds it (``Hub.presence``). The hub never calls it: a closed
+    socket leaves presence through :meth:`Hub.on_forget`, and the dashboard reads its events."""
 
     def rooms_of(self, ws: WebSocket) -> list[str]: ...
 
@@ -105,7 +105,7 @@ class Hub:
         }
         self._on_refresh: list[RefreshCallback] = []
         self._on_forget: list[ForgetCallback] = []
-        #: Room presence, set by ``wsapp.rooms.presence`` on first use (the user index reads it).
+        #: Room presence, set by ``wsapp.rooms.presence`` on first use (the dashboard reads it).
         self.presence: RoomPresence | None = None
 
     async def start(self) -> None:

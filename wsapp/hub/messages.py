@@ -8,8 +8,8 @@ local member), never individual sockets. Messages cross processes, possibly of t
 during a rolling deploy: a hub ignores (and logs) a ``type`` it does not know, and a new field
 must be optional for the older reader.
 
-``wsapp.broadcast`` — to :func:`room_group` ``(room)``; sent for ``rooms.broadcast()``, chat
-messages and presence diffs.
+``wsapp.broadcast`` — to :func:`room_group` ``(room)``; sent for ``rooms.broadcast()``: chat
+messages, typing, presence diffs, announcements.
     ``room`` (str): the room's slug.
     ``text`` (str): the frame, JSON-encoded once by the sender; every hub writes it as is.
     ``exclude`` (list[str]): socket ids that must not get it (the sender's own socket).

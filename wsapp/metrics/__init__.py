@@ -5,8 +5,9 @@ are folded in when a connection closes and summed with the open ones when someon
 (``snapshot()``), so nothing is counted twice and nothing locks. :data:`totals` learns of each
 accept and close as a connection observer (``wsapp.lifecycle``), registered first in
 ``WsappConfig.ready()``; it keeps its own view of the open connections, so this package imports
-nothing of wsapp's but the close codes, and anything may import it. The Prometheus endpoint,
-the dashboard and ``manage.py`` commands all read :func:`snapshot`.
+nothing of wsapp's but the close codes, and anything may import it. The Prometheus collector
+(:mod:`wsapp.metrics.prometheus`) and the dashboard's stats (:mod:`wsapp.metrics.cluster`) read
+:func:`snapshot`.
 """
 
 from __future__ import annotations

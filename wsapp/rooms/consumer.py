@@ -1,4 +1,4 @@
-"""``RoomConsumer``: DESIGN.md's chat protocol for ``/ws/chat/<slug>/``, ready to subclass.
+"""``RoomConsumer``: the chat protocol of ``/ws/chat/<slug>/``, ready to subclass.
 
 On connect it refuses anonymous users (4401) unless both the consumer and the room allow
 anonymous readers, looks the room up and applies the room's rules (4404 no such room, 4410
@@ -223,7 +223,8 @@ class RoomConsumer(Consumer):
 
     @event("chat.message")
     async def chat_message(self, content: dict[str, Any]) -> None:
-        """Store, acknowledge to the sender, then broadcast to the others (DESIGN.md order)."""
+        """Store, acknowledge to the sender, then broadcast to the others: in that order, so an
+        acknowledged message is already in the database and a resume with ``?since=`` finds it."""
         if not await self.can_post(self.room):
             raise InvalidMessage("You may not post in this room.", error_code="forbidden")
         cleaned = self.clean_message(content)

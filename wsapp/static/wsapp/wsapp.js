@@ -11,8 +11,9 @@
  *
  * What it promises, and why:
  * - Reconnect with capped exponential backoff and jitter, only after the close codes that mean
- *   "try again" (1001, 1006, 1011, 1012, 1013: DESIGN.md); never after 1000 or an application
- *   4xxx code, which say "don't" (logged out, forbidden, room closed, rate limited).
+ *   "try again" (1001, 1006, 1011, 1012, 1013: wsapp.codes.RECONNECT_CODES); never after 1000
+ *   or an application 4xxx code, which say "don't" (logged out, forbidden, room closed, rate
+ *   limited, room full).
  * - Resume: every reconnect asks for `?since=<highest id seen>`, so the server replays what
  *   this page missed; frames (and `history` lists) whose id was seen are dropped, so nothing
  *   shows twice.
