@@ -6,7 +6,7 @@ from wsapp import RoomConsumer
 
 
 class ChatConsumer(RoomConsumer):
-    """``/ws/chat/<slug>/``: history, presence, typing and messages, per DESIGN.md's protocol."""
+    """``/ws/chat/<slug>/``: history, presence, typing and messages (docs/architecture.md: the chat protocol)."""
 
     subprotocols = ["wsapp.v1"]
     max_body_length = 2000
