@@ -26,6 +26,7 @@ from wsapp import lifecycle
 from wsapp.connection import WebSocket
 from wsapp.dbhealth import database_call
 from wsapp.exceptions import DatabaseUnavailable, InvalidToken, WsappError
+from wsapp.tokens import check_token
 from wsapp.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -134,7 +135,7 @@ class TokenAuthMiddleware:
             await self.inner(scope, receive, send)
             return
         try:
-            scope["user"] = await database_sync_to_async(_check_token)(token)
+            scope["user"] = await database_sync_to_async(check_token)(token)
         except InvalidToken as exc:
             # Deferred: the auth models need a ready app registry; this module may load before it.
             from django.contrib.auth.models import AnonymousUser
@@ -147,12 +148,6 @@ class TokenAuthMiddleware:
         if offered_marker:
             send = _select_marker_by_default(send)
         await self.inner(scope, receive, send)
-
-
-def _check_token(token: str) -> Any:
-    from wsapp.tokens import check_token
-
-    return check_token(token)
 
 
 def _take_token(scope: Scope) -> tuple[str | None, bool]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 from websockets.frames import CloseCode as WebsocketsCloseCode
@@ -223,3 +225,23 @@ def test_a_lone_surrogate_cannot_be_a_reason_but_a_server_writes_it_as_a_questio
 def test_check_sendable_refuses_reserved_codes(code: int) -> None:
     with pytest.raises(ValueError, match=f"^{int(code)} is not a close code an endpoint may send"):
         check_sendable(code)
+
+
+WSAPP_JS = Path(__file__).resolve().parents[2] / "wsapp" / "static" / "wsapp" / "wsapp.js"
+
+
+def _js_block(name: str) -> str:
+    source = WSAPP_JS.read_text()
+    match = re.search(rf"export const {name} = Object\.freeze\(([\[{{].*?[\]}}])\);", source, re.S)
+    assert match is not None, f"wsapp.js has no {name}"
+    return match.group(1)
+
+
+def test_wsapp_js_close_codes_mirror_closecode_exactly() -> None:
+    pairs = re.findall(r"^\s*([A-Z_]+): (\d+),$", _js_block("CloseCode"), re.M)
+    assert {name: int(value) for name, value in pairs} == {c.name: c.value for c in CloseCode}
+
+
+def test_wsapp_js_reconnect_codes_are_reconnect_codes() -> None:
+    names = re.findall(r"CloseCode\.([A-Z_]+)", _js_block("RECONNECT_CODES"))
+    assert {CloseCode[name] for name in names} == RECONNECT_CODES

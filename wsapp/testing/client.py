@@ -25,6 +25,8 @@ class HandshakeRejected(WebSocketDisconnect):
 
 
 def _default_app() -> ASGIApp:
+    # Deferred: the project's stack is built from its settings, which a test may override
+    # after importing this module; building it at import would freeze the first settings.
     from wsapp.asgi import websocket_application
 
     return websocket_application()
@@ -241,6 +243,8 @@ class _LoopThread:
         return future.result()
 
     def stop(self) -> None:
+        # Deferred: the hub pulls in the channel layer and Django's app registry, which a
+        # project that uses only the sync client's plain handlers never needs to load.
         from wsapp.hub.hub import stop_hub
 
         with contextlib.suppress(Exception):
