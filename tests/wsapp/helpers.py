@@ -1,4 +1,5 @@
-"""Small harnesses for the wsapp unit tests: one route's app, and a fake server to drive by hand."""
+"""Small harnesses for the wsapp unit tests: one route's app, a fake server to drive by hand, a
+fake clock, and a stand-in socket for the hub's indexes."""
 
 from __future__ import annotations
 
@@ -114,3 +115,10 @@ class FakeClock:
         clock = cls()
         monkeypatch.setattr(module, "time", clock)
         return clock
+
+
+class StandInSocket:
+    """Stands in for a WebSocket where the hub only keeps it in its indexes (by ``id``)."""
+
+    def __init__(self, id: str) -> None:
+        self.id = id

@@ -14,7 +14,7 @@ from tests.support.timing import scaled
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
 from wsapp.exceptions import LayerUnavailable
-from wsapp.hub.hub import get_hub, stop_hub
+from wsapp.hub.hub import get_hub
 from wsapp.hub.messages import room_group
 from wsapp.hub.store import KEY_PREFIX, RedisStore
 from wsapp.layers import redis_connection
@@ -44,8 +44,9 @@ async def member(ws: WebSocket, room: str) -> None:
 
 
 @pytest.fixture
-def client(redis_layer) -> AsyncWebSocketClient:
-    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=5)
+def client(redis_layer, hub_teardown) -> AsyncWebSocketClient:
+    """The hub stops when the test ends, pass or fail, before the Redis layer is flushed."""
+    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=scaled(5))
 
 
 async def join(client: AsyncWebSocketClient, room: str, user: str):
@@ -82,7 +83,6 @@ async def test_broadcast_over_redis_is_one_group_member_per_process(client) -> N
         assert frame == {"type": "note"}
     for s in sessions:
         await s.close()
-    await stop_hub()
 
 
 async def test_presence_is_per_user_across_connections(client) -> None:
@@ -95,7 +95,6 @@ async def test_presence_is_per_user_across_connections(client) -> None:
     await a2.close()
     assert await aonline("lobby") == ["bob"]
     await b.close()
-    await stop_hub()
 
 
 async def test_expired_entries_of_a_dead_process_are_pruned_and_announced(
@@ -118,7 +117,6 @@ async def test_expired_entries_of_a_dead_process_are_pruned_and_announced(
     redis = redis_connection(layer, presence_key("lobby"))
     assert await redis.zcard(KEY_PREFIX + presence_key("lobby")) == 1
     await watcher.close()
-    await stop_hub()
 
 
 async def test_300_sockets_closing_at_once_leave_no_stale_state_and_no_errors(
@@ -136,22 +134,28 @@ async def test_300_sockets_closing_at_once_leave_no_stale_state_and_no_errors(
     redis = redis_connection(layer, presence_key("churn"))
     assert await redis.zcard(KEY_PREFIX + presence_key("churn")) == 0
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    await stop_hub()
 
 
 @pytest.fixture
-def own_redis_client(redis_server, settings) -> Iterator[AsyncWebSocketClient]:
-    """The ``client`` fixture on a Redis of this test's own, which it kills and restarts."""
+def own_redis_layer(redis_server, settings) -> Iterator[None]:
+    """``CHANNEL_LAYERS`` on a Redis of this test's own, which it kills and restarts; flushed
+    on teardown if that Redis still runs."""
     from channels.layers import channel_layers
 
     from tests.conftest import redis_layer_settings
 
     settings.CHANNEL_LAYERS = {"default": redis_layer_settings(redis_server.url)}
     channel_layers.backends = {}
-    yield AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=scaled(5))
+    yield
     if redis_server.proc is not None and redis_server.proc.poll() is None:
         async_to_sync(get_channel_layer().flush)()
     channel_layers.backends = {}
+
+
+@pytest.fixture
+def own_redis_client(own_redis_layer, hub_teardown) -> AsyncWebSocketClient:
+    """The ``client`` fixture on that own Redis (the hub stops before the layer is flushed)."""
+    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=scaled(5))
 
 
 async def test_an_outage_is_logged_once_and_the_hub_rejoins_its_groups_when_redis_is_back(
@@ -178,4 +182,3 @@ async def test_an_outage_is_logged_once_and_the_hub_rejoins_its_groups_when_redi
     assert warnings[0].startswith("Channel layer unavailable (")
     assert warnings[1].startswith("Channel layer back after ")
     assert warnings[1].endswith("resyncing 1 local sockets.")
-    await stop_hub()
