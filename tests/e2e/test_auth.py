@@ -25,14 +25,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.servers import (
-    PROJECT_ROOT,
-    ServerProcess,
-    free_port,
-    serve_command,
-    server_env,
-    start_server,
-)
+from tests.e2e.servers import PROJECT_ROOT, ServerProcess, running_server, serve_command, server_env
 from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.e2e
@@ -52,11 +45,9 @@ def server(
     e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """One ``manage.py serve`` for the module's tests (they do not change its state)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("auth-server") / "serve.log"
-    process = start_server(serve_command(port), port, server_env(SETTINGS, e2e_database_url), log)
-    yield process
-    process.kill()
+    with running_server(serve_command, server_env(SETTINGS, e2e_database_url), log) as process:
+        yield process
     # Every refusal above was a close code: nothing crashed on the way (no 500, no 1011).
     assert "Traceback" not in process.output(), process.output()
 
@@ -258,15 +249,13 @@ async def test_a_user_with_the_permission_gets_in(server, creds, route) -> None:
 @pytest.fixture
 def limited_server(e2e_database_url: str, tmp_path) -> Iterator[ServerProcess]:
     """A server allowing 20 frames a second (burst 20) and 1 s over it."""
-    port = free_port()
     env = server_env(
         SETTINGS,
         e2e_database_url,
         {"WSAPP_E2E": json.dumps({"RATE_LIMIT": "20/s burst 20", "RATE_LIMIT_GRACE": 1.0})},
     )
-    process = start_server(serve_command(port), port, env, tmp_path / "serve.log")
-    yield process
-    process.kill()
+    with running_server(serve_command, env, tmp_path / "serve.log") as process:
+        yield process
 
 
 @pytest.mark.parametrize("route", ["/ws/whoami/", "/ws/consumer/whoami/"])

@@ -29,10 +29,10 @@ from tests.e2e.servers import (
     PROJECT_ROOT,
     ServerProcess,
     StartServer,
-    port_accepts,
     serve_command,
     server_env,
 )
+from tests.support.network import port_accepts
 from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.e2e
