@@ -18,9 +18,9 @@ from django.contrib.messages import get_messages
 from django.http import HttpResponse
 from django.urls import reverse
 
+from tests.wsapp.helpers import FakeRooms
 from wsapp.codes import CloseCode
 from wsapp.models import Membership, Message, Room
-from wsapp.rooms import api
 
 pytestmark = pytest.mark.django_db
 
@@ -29,41 +29,9 @@ MEMBERSHIPS = reverse("admin:wsapp_membership_changelist")
 MESSAGES = reverse("admin:wsapp_message_changelist")
 
 
-class FakeRooms:
-    """Stands in for the rooms API (``wsapp.rooms.api``): records every live call, serves canned
-    presence."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.present: dict[str, list[str]] = {}
-        self.error: Exception | None = None
-
-    def _record(self, *call: Any) -> None:
-        if self.error is not None:
-            raise self.error
-        self.calls.append(call)
-
-    def broadcast(self, room: str, data: Any, exclude: Any = None) -> None:
-        self._record("broadcast", room, data)
-
-    def online(self, room: str) -> list[str]:
-        if self.error is not None:
-            raise self.error
-        return list(self.present.get(room, []))
-
-    def close(self, room: str, code: int = CloseCode.ROOM_CLOSED, reason: str = "") -> None:
-        self._record("close", room, code, reason)
-
-    def kick(self, room: str, user: Any, code: int = CloseCode.FORBIDDEN, reason: str = "") -> None:
-        self._record("kick", room, user.get_username(), code, reason)
-
-
 @pytest.fixture
 def live(monkeypatch: pytest.MonkeyPatch) -> FakeRooms:
-    fake = FakeRooms()
-    for name in ("broadcast", "online", "close", "kick"):
-        monkeypatch.setattr(api, name, getattr(fake, name))
-    return fake
+    return FakeRooms.install(monkeypatch)
 
 
 @pytest.fixture
