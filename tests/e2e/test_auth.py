@@ -26,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.servers import PROJECT_ROOT, ServerProcess, running_server, serve_command, server_env
+from tests.support.timing import scaled
 from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.e2e
@@ -68,13 +69,13 @@ def creds(e2e_database_url: str) -> dict[str, Any]:
 
 
 def dial(server: ServerProcess, path: str, **options: Any) -> Any:
-    return connect(server.url(path), proxy=None, open_timeout=10, **options)
+    return connect(server.url(path), proxy=None, open_timeout=scaled(10), **options)
 
 
 async def whoami(server: ServerProcess, path: str = "/ws/whoami/", **options: Any) -> Any:
     """The identity frame the route sends on connect, and the subprotocol the server chose."""
     async with dial(server, path, **options) as ws:
-        identity = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        identity = json.loads(await asyncio.wait_for(ws.recv(), scaled(10)))
         return identity, ws.subprotocol, ws.response.headers.get("Sec-WebSocket-Protocol")
 
 
@@ -82,7 +83,7 @@ async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
     """Read until the server closes; its close code and reason."""
     with pytest.raises(ConnectionClosed):
         while True:
-            await asyncio.wait_for(ws.recv(), timeout=10)
+            await asyncio.wait_for(ws.recv(), timeout=scaled(10))
     return ws.close_code, ws.close_reason
 
 
@@ -294,9 +295,9 @@ async def test_a_flood_gets_rate_limited_then_4429_while_others_are_served(
             while time.monotonic() - started < 10:  # ~200 frames a second: 10x the limit
                 await flooder.send(frame)
                 await asyncio.sleep(0.005)
-        await asyncio.wait_for(reader, 10)
+        await asyncio.wait_for(reader, scaled(10))
         flood_lasted = time.monotonic() - started
-        await asyncio.wait_for(polite, 10)
+        await asyncio.wait_for(polite, scaled(10))
 
     assert (flooder.close_code, flooder.close_reason) == (
         CloseCode.RATE_LIMITED,

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from tests.support.timing import scaled
 from wsapp import lifecycle
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
@@ -14,7 +15,8 @@ from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 from wsapp.types import Message, Receive, Scope, Send
 
-TIMEOUT = 2.0
+#: Seconds (scaled) a session waits for a frame or a close before the test fails.
+TIMEOUT = scaled(2.0)
 Handler = Callable[..., Awaitable[None]]
 
 

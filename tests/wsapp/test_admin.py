@@ -18,6 +18,7 @@ from django.contrib.messages import get_messages
 from django.http import HttpResponse
 from django.urls import reverse
 
+from tests.support.timing import scaled
 from tests.wsapp.helpers import FakeRooms
 from wsapp.codes import CloseCode
 from wsapp.models import Membership, Message, Room
@@ -568,7 +569,7 @@ async def test_archive_closes_a_live_socket_with_4410(
         admin_client, ROOMS, "archive_and_disconnect", [lobby], reason="Closed for good", apply="Go"
     )
     assert await ws.receive_json() == {"type": "room.closed", "reason": "Closed for good"}
-    assert await ws.wait_closed(timeout=2) == (CloseCode.ROOM_CLOSED, "Closed for good")
+    assert await ws.wait_closed(timeout=scaled(2)) == (CloseCode.ROOM_CLOSED, "Closed for good")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -579,7 +580,7 @@ async def test_ban_closes_a_live_socket_with_4403(
     ws = await communicator("/ws/chat/lobby/", user=user, subprotocols=["wsapp.v1"])
     await ws.receive_json(), await ws.receive_json()
     await sync_to_async(run_action)(admin_client, MEMBERSHIPS, "ban", [membership])
-    assert await ws.wait_closed(timeout=2) == (
+    assert await ws.wait_closed(timeout=scaled(2)) == (
         CloseCode.FORBIDDEN,
         "You are banned from this room.",
     )
