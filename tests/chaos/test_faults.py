@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -63,17 +64,34 @@ async def settle_and_check(clients: list[ChatClient], earlier: set[int]) -> set[
     return acked
 
 
-async def end_traffic(
-    clients: list[ChatClient], stop: asyncio.Event, talking: asyncio.Task[int], earlier: set[int]
-) -> int:
-    """More traffic after the fault, then stop it and check every promise; returns how many
-    messages were sent (each of them was acknowledged)."""
-    await asyncio.sleep(TRAFFIC_AROUND_FAULT)
-    stop.set()
-    sent = await talking
-    acked = await settle_and_check(clients, earlier)
-    assert len(acked) == sent
-    return sent
+@dataclass
+class Traffic:
+    """The clients' chat traffic around one fault, from :meth:`before_fault` to :meth:`end`."""
+
+    clients: list[ChatClient]
+    #: The ids the clients had in their first history, from before the test's traffic.
+    earlier: set[int]
+    stop: asyncio.Event
+    talking: asyncio.Task[int]
+
+    @classmethod
+    async def before_fault(cls, clients: list[ChatClient]) -> Traffic:
+        """Start the traffic and let it run before the fault comes."""
+        earlier = {id_ for client in clients for id_ in client.seen}
+        stop = asyncio.Event()
+        talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
+        await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+        return cls(clients, earlier, stop, talking)
+
+    async def end(self) -> int:
+        """More traffic after the fault, then stop it and check every promise; returns how
+        many messages were sent (each of them was acknowledged)."""
+        await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+        self.stop.set()
+        sent = await self.talking
+        acked = await settle_and_check(self.clients, self.earlier)
+        assert len(acked) == sent
+        return sent
 
 
 def assert_logged_once(servers: list[ServerProcess], line: str) -> None:
@@ -88,10 +106,7 @@ async def test_redis_killed_for_10_s_under_traffic(
 ) -> None:
     servers = chaos_cluster()
     clients = await chat_clients(servers)
-    earlier = {id_ for client in clients for id_ in client.seen}
-    stop = asyncio.Event()
-    talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
-    await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+    talk = await Traffic.before_fault(clients)
     redis_server.kill()
     await asyncio.sleep(10)  # the outage's length is the scenario
     redis_server.start()
@@ -103,7 +118,7 @@ async def test_redis_killed_for_10_s_under_traffic(
     hubs_back = time.monotonic() - restarted
     await wait_until(lambda: all_live(clients), RECOVERY, "every client live again")
     clients_back = time.monotonic() - restarted
-    sent = await end_traffic(clients, stop, talking, earlier)
+    sent = await talk.end()
     assert_logged_once(servers, "Channel layer unavailable")
     with capsys.disabled():
         print(
@@ -117,10 +132,7 @@ async def test_a_sigkilled_process_clients_resume_on_the_other(
 ) -> None:
     p1, p2 = servers = chaos_cluster()
     clients = await chat_clients(servers)
-    earlier = {id_ for client in clients for id_ in client.seen}
-    stop = asyncio.Event()
-    talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
-    await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+    talk = await Traffic.before_fault(clients)
     p2.stop(signal.SIGKILL)
     killed = time.monotonic()
     await wait_until(
@@ -129,7 +141,7 @@ async def test_a_sigkilled_process_clients_resume_on_the_other(
         "failover to p1",
     )
     failover = time.monotonic() - killed
-    sent = await end_traffic(clients, stop, talking, earlier)
+    sent = await talk.end()
     output = p1.output()
     assert "Traceback" not in output, output[-4000:]
     assert "Channel layer unavailable" not in output
@@ -144,10 +156,7 @@ async def test_postgres_restarted_under_traffic(
 ) -> None:
     servers = chaos_cluster()
     clients = await chat_clients(servers)
-    earlier = {id_ for client in clients for id_ in client.seen}
-    stop = asyncio.Event()
-    talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
-    await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+    talk = await Traffic.before_fault(clients)
     started = time.monotonic()
     await asyncio.to_thread(postgres_server.stop)  # "fast": every client is disconnected
     await asyncio.sleep(3)  # down for a while, so reconnects and handshakes meet it too
@@ -160,7 +169,7 @@ async def test_postgres_restarted_under_traffic(
         "acks again",
     )
     back = time.monotonic() - restarted
-    sent = await end_traffic(clients, stop, talking, earlier)
+    sent = await talk.end()
     assert_logged_once(servers, "Database unavailable")
     with capsys.disabled():
         print(
