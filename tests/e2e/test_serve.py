@@ -452,6 +452,18 @@ async def test_client_disconnects_log_no_traceback(serve_server: ServerProcess) 
     assert "Traceback" not in serve_server.output()
 
 
+def run_to_exit(argv: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``serve`` that must refuse to start, with the e2e settings; its exit and output."""
+    return subprocess.run(
+        argv,
+        cwd=PROJECT_ROOT,
+        env=server_env("tests.e2e.settings_serve", database_url),
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -464,28 +476,13 @@ async def test_client_disconnects_log_no_traceback(serve_server: ServerProcess) 
 def test_bad_options_are_command_errors(
     e2e_database_url: str, args: list[str], message: str
 ) -> None:
-    argv = [sys.executable, "manage.py", "serve", *args]
-    result = subprocess.run(
-        argv,
-        cwd=PROJECT_ROOT,
-        env=server_env("tests.e2e.settings_serve", e2e_database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_exit([sys.executable, "manage.py", "serve", *args], e2e_database_url)
     assert result.returncode == 1
     assert f"CommandError: {message}" in result.stderr
 
 
 def test_port_in_use_is_a_command_error(serve_server: ServerProcess, e2e_database_url: str) -> None:
-    result = subprocess.run(
-        serve_command(serve_server.port),
-        cwd=PROJECT_ROOT,
-        env=server_env("tests.e2e.settings_serve", e2e_database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_exit(serve_command(serve_server.port), e2e_database_url)
     assert result.returncode == 1
     assert f"CommandError: Could not listen on tcp:port={serve_server.port}" in result.stderr
 

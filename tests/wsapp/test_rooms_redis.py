@@ -147,7 +147,7 @@ def own_redis_layer(redis_server, settings) -> Iterator[None]:
     settings.CHANNEL_LAYERS = {"default": redis_layer_settings(redis_server.url)}
     channel_layers.backends = {}
     yield
-    if redis_server.proc is not None and redis_server.proc.poll() is None:
+    if redis_server.running:
         async_to_sync(get_channel_layer().flush)()
     channel_layers.backends = {}
 
