@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+import pytest_asyncio
 from channels.layers import get_channel_layer
 
 from tests.support.timing import wait_until
@@ -16,7 +18,7 @@ from wsapp.hub.messages import room_group
 from wsapp.hub.runtime import PerLoop
 from wsapp.rooms import abroadcast, aclose
 from wsapp.routing import Router, path
-from wsapp.testing import AsyncWebSocketClient
+from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 # Every test's hub stops when it ends, pass or fail (after the sockets it serves close).
 pytestmark = pytest.mark.usefixtures("hub_teardown")
@@ -34,31 +36,36 @@ async def member(ws: WebSocket, room: str) -> None:
         hub.leave(room, ws)
 
 
-@pytest.fixture
-def client() -> AsyncWebSocketClient:
-    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]))
+@pytest_asyncio.fixture
+async def join() -> AsyncIterator[Callable[[str], Awaitable[AsyncWebSocketSession]]]:
+    """``await join(room)`` → a session that joined ``room``; each is closed when the test
+    ends (before the hub stops)."""
+    client = AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]))
+    opened: list[AsyncWebSocketSession] = []
+
+    async def connect(room: str) -> AsyncWebSocketSession:
+        session = await client.websocket_connect(f"/room/{room}/").connect()
+        opened.append(session)
+        assert await session.receive_json() == {"type": "joined"}
+        return session
+
+    yield connect
+    for session in opened:
+        await session.close()
 
 
-async def join(client: AsyncWebSocketClient, room: str):
-    session = await client.websocket_connect(f"/room/{room}/").connect()
-    assert await session.receive_json() == {"type": "joined"}
-    return session
-
-
-async def test_broadcast_reaches_every_local_member_once(client) -> None:
-    a, b = await join(client, "lobby"), await join(client, "lobby")
-    other = await join(client, "random")
+async def test_broadcast_reaches_every_local_member_once(join) -> None:
+    a, b = await join("lobby"), await join("lobby")
+    other = await join("random")
     await abroadcast("lobby", {"type": "note", "n": 1})
     assert await a.receive_json() == {"type": "note", "n": 1}
     assert await b.receive_json() == {"type": "note", "n": 1}
     assert await other.receive_nothing()
     assert await a.receive_nothing()
-    for s in (a, b, other):
-        await s.close()
 
 
-async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_member(client) -> None:
-    sessions = [await join(client, "lobby") for _ in range(5)]
+async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_member(join) -> None:
+    sessions = [await join("lobby") for _ in range(5)]
     hub = await get_hub()
     layer = get_channel_layer()
     assert set(layer.groups[room_group("lobby")]) == {hub.channel}
@@ -67,31 +74,27 @@ async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_membe
         assert await s.receive_json() == {"type": "x"}
     assert hub.received == 1
     assert hub.delivered == 5
-    for s in sessions:
-        await s.close()
 
 
-async def test_exclude_skips_the_sender(client) -> None:
-    a, b = await join(client, "lobby"), await join(client, "lobby")
+async def test_exclude_skips_the_sender(join) -> None:
+    a, b = await join("lobby"), await join("lobby")
     hub = await get_hub()
     excluded = next(iter(hub.rooms["lobby"]))
     await abroadcast("lobby", {"type": "x"}, exclude=[excluded])
     received = [await s.receive_nothing(0.2) for s in (a, b)]
     assert sorted(received) == [False, True]
-    for s in (a, b):
-        await s.close()
 
 
-async def test_close_room_sends_notice_then_closes_with_4410(client) -> None:
-    a = await join(client, "lobby")
+async def test_close_room_sends_notice_then_closes_with_4410(join) -> None:
+    a = await join("lobby")
     await aclose("lobby", reason="archived")
     assert await a.receive_json() == {"type": "room.closed", "reason": "archived"}
     assert await a.wait_closed() == (CloseCode.ROOM_CLOSED, "archived")
 
 
-async def test_refresh_drops_groups_without_members_and_readds_live_ones(client) -> None:
-    a = await join(client, "lobby")
-    b = await join(client, "random")
+async def test_refresh_drops_groups_without_members_and_readds_live_ones(join) -> None:
+    a = await join("lobby")
+    b = await join("random")
     hub = await get_hub()
     layer = get_channel_layer()
     await b.close()
@@ -102,10 +105,9 @@ async def test_refresh_drops_groups_without_members_and_readds_live_ones(client)
     assert hub.channel in layer.groups[room_group("lobby")]
     await abroadcast("lobby", {"type": "still-here"})
     assert await a.receive_json() == {"type": "still-here"}
-    await a.close()
 
 
-async def test_short_group_expiry_is_survived_by_periodic_refresh(client, settings) -> None:
+async def test_short_group_expiry_is_survived_by_periodic_refresh(join, settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
@@ -115,13 +117,12 @@ async def test_short_group_expiry_is_survived_by_periodic_refresh(client, settin
     from channels.layers import channel_layers
 
     channel_layers.backends = {}
-    a = await join(client, "lobby")
+    a = await join("lobby")
     hub = await get_hub()
     assert hub.refresh_interval() <= 1 / 3
     await asyncio.sleep(1.6)  # past group_expiry: without refresh the hub would be dropped
     await abroadcast("lobby", {"type": "after-expiry"})
     assert await a.receive_json() == {"type": "after-expiry"}
-    await a.close()
 
 
 # -- one owner of "a closed socket leaves everything" -------------------------------------------
