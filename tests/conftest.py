@@ -1,5 +1,5 @@
 """Shared fixtures: users, a session cookie, in-process communicators on the real stack, the hub's
-teardown, fresh channel layers around every test, and private Redis servers.
+teardown and hubs of a test's own, fresh channel layers around every test, private Redis servers.
 
 The e2e layer (server processes, a shared database) is not imported here: the e2e, chaos and
 browser conftests import what they need, so the unit tests load no process machinery.
@@ -14,11 +14,14 @@ import pytest
 import pytest_asyncio
 
 from tests.support.redis import RedisServer
-from wsapp.hub.hub import stop_hub
+from wsapp.hub.hub import Hub, HubService, stop_hub
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 # pytester: tests/wsapp/test_testing.py runs a project's test session against the shipped plugin.
 pytest_plugins = ["pytester"]
+
+#: Seconds a test hub's store entries live (long enough that none expires during a test).
+HUB_TTL = 5.0
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +49,25 @@ async def hub_teardown() -> AsyncIterator[None]:
     """
     yield
     await stop_hub()
+
+
+@pytest_asyncio.fixture
+async def started_hub() -> AsyncIterator[Callable[..., Awaitable[Hub]]]:
+    """``await started_hub(*services)`` → a started :class:`Hub` of the test's own (not this
+    loop's shared one) on the default layer; every hub it started stops when the test ends."""
+    from channels.layers import get_channel_layer
+
+    started: list[Hub] = []
+
+    async def start(*services: HubService) -> Hub:
+        hub = Hub(get_channel_layer(), HUB_TTL, services)
+        await hub.start()
+        started.append(hub)
+        return hub
+
+    yield start
+    for hub in started:
+        await hub.stop()
 
 
 @pytest.fixture

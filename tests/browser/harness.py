@@ -25,14 +25,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.servers import (
-    PROJECT_ROOT,
-    ServerProcess,
-    free_port,
-    serve_command,
-    server_env,
-    start_server,
-)
+from tests.e2e.servers import PROJECT_ROOT, ServerProcess, serve_command, server_env, start_server
+from tests.support.network import free_port
 
 CHROMIUM = Path(os.environ.get("WSAPP_CHROMIUM", "/usr/bin/chromium"))
 #: Flags for a headless Chromium in a container: no sandbox (root), no GPU, and nothing that

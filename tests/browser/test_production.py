@@ -23,7 +23,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from tests.browser.harness import RECONNECT_MS, WAIT_MS, badge, bodies, open_room, say
 from tests.e2e.cluster import postgres_database as _postgres_database
-from tests.e2e.servers import PROJECT_ROOT, ServerProcess, free_port, server_env, start_server
+from tests.e2e.servers import PROJECT_ROOT, ServerProcess, server_env, start_server
+from tests.support.network import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

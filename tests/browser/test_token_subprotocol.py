@@ -23,11 +23,10 @@ import pytest_asyncio
 from tests.e2e.servers import (
     PROJECT_ROOT,
     ServerProcess,
-    free_port,
     migrate,
+    running_server,
     serve_command,
     server_env,
-    start_server,
 )
 from wsapp.codes import CloseCode
 
@@ -73,10 +72,8 @@ def site(
         timeout=120,
     )
     assert setup.returncode == 0, setup.stderr
-    port = free_port()
-    server = start_server(serve_command(port), port, env, Path(workdir) / "serve.log")
-    yield server, json.loads(setup.stdout.strip().splitlines()[-1])
-    server.kill()
+    with running_server(serve_command, env, Path(workdir) / "serve.log") as server:
+        yield server, json.loads(setup.stdout.strip().splitlines()[-1])
 
 
 @pytest_asyncio.fixture

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import free_port
+from tests.support.network import HOST, free_port
 from tests.support.timing import scaled
 
-HOST = "127.0.0.1"
 OS_USER = "postgres"
 
 

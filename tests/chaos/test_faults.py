@@ -11,26 +11,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from dataclasses import dataclass
 
 import pytest
 
 from tests.chaos.clients import ChatClient, traffic
 from tests.e2e.servers import ServerProcess
-from tests.support.timing import scaled
+from tests.support.timing import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
 TRAFFIC_INTERVAL = 0.2  # each client says something five times a second
-
-
-async def wait_until(condition, what: str, timeout: float = 30) -> float:
-    """Poll ``condition()`` until true; return the seconds it took."""
-    started = time.monotonic()
-    deadline = started + scaled(timeout)
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {scaled(timeout)} s: {what}"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
+#: Seconds (scaled) a recovery may take: the hubs, the clients' resumes, the acks catching up.
+RECOVERY = 30.0
+#: Seconds of traffic before and after each fault. A length of the scenario, not a guess at how
+#: long something takes: these stay bare sleeps.
+TRAFFIC_AROUND_FAULT = 2.0
 
 
 def all_live(clients: list[ChatClient]) -> bool:
@@ -42,16 +38,21 @@ async def settle_and_check(clients: list[ChatClient], earlier: set[int]) -> set[
 
     ``earlier``: the ids the clients had in their first history, from before the test's traffic.
     """
-    await wait_until(lambda: not any(c.outbox for c in clients), "every message acknowledged")
+    await wait_until(
+        lambda: not any(c.outbox for c in clients), RECOVERY, "every message acknowledged"
+    )
     acked = {id_ for client in clients for id_ in client.acked.values()}
     before = {client.name: client.connects for client in clients}
     for client in clients:  # the resume the promise is about: ?since=<highest id seen>
         await client.reconnect()
     await wait_until(
         lambda: all(c.connects > before[c.name] and c.live.is_set() for c in clients),
+        RECOVERY,
         "every client resumed",
     )
-    await wait_until(lambda: all(acked <= c.seen for c in clients), "every ack seen by everyone")
+    await wait_until(
+        lambda: all(acked <= c.seen for c in clients), RECOVERY, "every ack seen by everyone"
+    )
     for client in clients:
         assert client.failure is None, f"{client.name}: {client.failure}"
         assert client.errors == [], client.errors
@@ -63,17 +64,34 @@ async def settle_and_check(clients: list[ChatClient], earlier: set[int]) -> set[
     return acked
 
 
-async def end_traffic(
-    clients: list[ChatClient], stop: asyncio.Event, talking: asyncio.Task[int], earlier: set[int]
-) -> int:
-    """Two more seconds of traffic after the fault, then stop it and check every promise;
-    returns how many messages were sent (each of them was acknowledged)."""
-    await asyncio.sleep(2)  # traffic after the fault: the scenario, not a condition
-    stop.set()
-    sent = await talking
-    acked = await settle_and_check(clients, earlier)
-    assert len(acked) == sent
-    return sent
+@dataclass
+class Traffic:
+    """The clients' chat traffic around one fault, from :meth:`before_fault` to :meth:`end`."""
+
+    clients: list[ChatClient]
+    #: The ids the clients had in their first history, from before the test's traffic.
+    earlier: set[int]
+    stop: asyncio.Event
+    talking: asyncio.Task[int]
+
+    @classmethod
+    async def before_fault(cls, clients: list[ChatClient]) -> Traffic:
+        """Start the traffic and let it run before the fault comes."""
+        earlier = {id_ for client in clients for id_ in client.seen}
+        stop = asyncio.Event()
+        talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
+        await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+        return cls(clients, earlier, stop, talking)
+
+    async def end(self) -> int:
+        """More traffic after the fault, then stop it and check every promise; returns how
+        many messages were sent (each of them was acknowledged)."""
+        await asyncio.sleep(TRAFFIC_AROUND_FAULT)
+        self.stop.set()
+        sent = await self.talking
+        acked = await settle_and_check(self.clients, self.earlier)
+        assert len(acked) == sent
+        return sent
 
 
 def assert_logged_once(servers: list[ServerProcess], line: str) -> None:
@@ -88,20 +106,19 @@ async def test_redis_killed_for_10_s_under_traffic(
 ) -> None:
     servers = chaos_cluster()
     clients = await chat_clients(servers)
-    earlier = {id_ for client in clients for id_ in client.seen}
-    stop = asyncio.Event()
-    talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
-    await asyncio.sleep(2)  # traffic before the fault: the scenario, not a condition
+    talk = await Traffic.before_fault(clients)
     redis_server.kill()
     await asyncio.sleep(10)  # the outage's length is the scenario
     redis_server.start()
     restarted = time.monotonic()
     for server in servers:
-        await wait_until(lambda s=server: "Channel layer back after" in s.output(), "recovery")
+        await wait_until(
+            lambda s=server: "Channel layer back after" in s.output(), RECOVERY, "recovery"
+        )
     hubs_back = time.monotonic() - restarted
-    await wait_until(lambda: all_live(clients), "every client live again")
+    await wait_until(lambda: all_live(clients), RECOVERY, "every client live again")
     clients_back = time.monotonic() - restarted
-    sent = await end_traffic(clients, stop, talking, earlier)
+    sent = await talk.end()
     assert_logged_once(servers, "Channel layer unavailable")
     with capsys.disabled():
         print(
@@ -115,17 +132,16 @@ async def test_a_sigkilled_process_clients_resume_on_the_other(
 ) -> None:
     p1, p2 = servers = chaos_cluster()
     clients = await chat_clients(servers)
-    earlier = {id_ for client in clients for id_ in client.seen}
-    stop = asyncio.Event()
-    talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
-    await asyncio.sleep(2)
+    talk = await Traffic.before_fault(clients)
     p2.stop(signal.SIGKILL)
     killed = time.monotonic()
     await wait_until(
-        lambda: all_live(clients) and all(c.server is p1 for c in clients), "failover to p1"
+        lambda: all_live(clients) and all(c.server is p1 for c in clients),
+        RECOVERY,
+        "failover to p1",
     )
     failover = time.monotonic() - killed
-    sent = await end_traffic(clients, stop, talking, earlier)
+    sent = await talk.end()
     output = p1.output()
     assert "Traceback" not in output, output[-4000:]
     assert "Channel layer unavailable" not in output
@@ -140,10 +156,7 @@ async def test_postgres_restarted_under_traffic(
 ) -> None:
     servers = chaos_cluster()
     clients = await chat_clients(servers)
-    earlier = {id_ for client in clients for id_ in client.seen}
-    stop = asyncio.Event()
-    talking = asyncio.get_running_loop().create_task(traffic(clients, stop, TRAFFIC_INTERVAL))
-    await asyncio.sleep(2)
+    talk = await Traffic.before_fault(clients)
     started = time.monotonic()
     await asyncio.to_thread(postgres_server.stop)  # "fast": every client is disconnected
     await asyncio.sleep(3)  # down for a while, so reconnects and handshakes meet it too
@@ -151,10 +164,12 @@ async def test_postgres_restarted_under_traffic(
     restarted = time.monotonic()
     acks_before = sum(len(c.acked) for c in clients)
     await wait_until(
-        lambda: sum(len(c.acked) for c in clients) > acks_before + len(clients), "acks again"
+        lambda: sum(len(c.acked) for c in clients) > acks_before + len(clients),
+        RECOVERY,
+        "acks again",
     )
     back = time.monotonic() - restarted
-    sent = await end_traffic(clients, stop, talking, earlier)
+    sent = await talk.end()
     assert_logged_once(servers, "Database unavailable")
     with capsys.disabled():
         print(

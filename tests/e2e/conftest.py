@@ -28,14 +28,12 @@ from tests.e2e.servers import (
     ServerProcess,
     StartServer,
     daphne_command,
-    free_port,
     migrate,
     serve_command,
     server_env,
 )
-from tests.e2e.servers import (
-    start_server as _start_server,
-)
+from tests.e2e.servers import start_server as _start_server
+from tests.support.network import free_port
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 Generic on purpose: the command (``manage.py serve``, plain ``daphne``, several processes),
 the settings module and the environment are parameters, so the auth, rooms-with-Redis and
 multi-process tests reuse it. Output goes to a file, not a pipe: a chatty server must never
-block on a full pipe, and the file is shown when a start fails.
+block on a full pipe, and the file is shown when a start fails. The network helpers underneath
+(a free port, waiting for it, stopping by PID) are :mod:`tests.support.network`'s.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +23,9 @@ from tests.support.network import (
     STOP_TIMEOUT,
     free_port,
     kill_process,
-    port_accepts,
     stop_process,
     wait_for_port,
 )
-
-__all__ = ["HOST", "free_port", "port_accepts"]  # re-exported: the suites import them from here
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETTINGS = "tests.e2e.settings_serve"
@@ -164,3 +163,26 @@ def start_server(
         server.kill()
         raise
     return server
+
+
+@contextmanager
+def running_server(
+    command: Callable[[int], Sequence[str]],
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    cwd: Path = PROJECT_ROOT,
+    ready_timeout: float = READY_TIMEOUT,
+) -> Iterator[ServerProcess]:
+    """``command(port)`` started on a free port and ready; killed by PID on the way out, pass
+    or fail (for fixtures and tests that start a server outside the ``start_server`` fixture)::
+
+        with running_server(serve_command, server_env(SETTINGS, database_url), log) as server:
+            ...
+    """
+    port = free_port()
+    server = start_server(command(port), port, env, log_path, cwd=cwd, ready_timeout=ready_timeout)
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -25,14 +25,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.servers import (
-    PROJECT_ROOT,
-    ServerProcess,
-    free_port,
-    serve_command,
-    server_env,
-    start_server,
-)
+from tests.e2e.servers import PROJECT_ROOT, ServerProcess, running_server, serve_command, server_env
+from tests.support.timing import scaled
 from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.e2e
@@ -52,11 +46,9 @@ def server(
     e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """One ``manage.py serve`` for the module's tests (they do not change its state)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("auth-server") / "serve.log"
-    process = start_server(serve_command(port), port, server_env(SETTINGS, e2e_database_url), log)
-    yield process
-    process.kill()
+    with running_server(serve_command, server_env(SETTINGS, e2e_database_url), log) as process:
+        yield process
     # Every refusal above was a close code: nothing crashed on the way (no 500, no 1011).
     assert "Traceback" not in process.output(), process.output()
 
@@ -77,13 +69,13 @@ def creds(e2e_database_url: str) -> dict[str, Any]:
 
 
 def dial(server: ServerProcess, path: str, **options: Any) -> Any:
-    return connect(server.url(path), proxy=None, open_timeout=10, **options)
+    return connect(server.url(path), proxy=None, open_timeout=scaled(10), **options)
 
 
 async def whoami(server: ServerProcess, path: str = "/ws/whoami/", **options: Any) -> Any:
     """The identity frame the route sends on connect, and the subprotocol the server chose."""
     async with dial(server, path, **options) as ws:
-        identity = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        identity = json.loads(await asyncio.wait_for(ws.recv(), scaled(10)))
         return identity, ws.subprotocol, ws.response.headers.get("Sec-WebSocket-Protocol")
 
 
@@ -91,7 +83,7 @@ async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
     """Read until the server closes; its close code and reason."""
     with pytest.raises(ConnectionClosed):
         while True:
-            await asyncio.wait_for(ws.recv(), timeout=10)
+            await asyncio.wait_for(ws.recv(), timeout=scaled(10))
     return ws.close_code, ws.close_reason
 
 
@@ -258,15 +250,13 @@ async def test_a_user_with_the_permission_gets_in(server, creds, route) -> None:
 @pytest.fixture
 def limited_server(e2e_database_url: str, tmp_path) -> Iterator[ServerProcess]:
     """A server allowing 20 frames a second (burst 20) and 1 s over it."""
-    port = free_port()
     env = server_env(
         SETTINGS,
         e2e_database_url,
         {"WSAPP_E2E": json.dumps({"RATE_LIMIT": "20/s burst 20", "RATE_LIMIT_GRACE": 1.0})},
     )
-    process = start_server(serve_command(port), port, env, tmp_path / "serve.log")
-    yield process
-    process.kill()
+    with running_server(serve_command, env, tmp_path / "serve.log") as process:
+        yield process
 
 
 @pytest.mark.parametrize("route", ["/ws/whoami/", "/ws/consumer/whoami/"])
@@ -305,9 +295,9 @@ async def test_a_flood_gets_rate_limited_then_4429_while_others_are_served(
             while time.monotonic() - started < 10:  # ~200 frames a second: 10x the limit
                 await flooder.send(frame)
                 await asyncio.sleep(0.005)
-        await asyncio.wait_for(reader, 10)
+        await asyncio.wait_for(reader, scaled(10))
         flood_lasted = time.monotonic() - started
-        await asyncio.wait_for(polite, 10)
+        await asyncio.wait_for(polite, scaled(10))
 
     assert (flooder.close_code, flooder.close_reason) == (
         CloseCode.RATE_LIMITED,

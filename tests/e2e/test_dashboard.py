@@ -16,10 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.e2e.cluster import CLUSTER_SETTINGS, session_cookie
+from tests.support.timing import scaled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
-TIMEOUT = 10.0
+TIMEOUT = scaled(10.0)
 
 
 @pytest.fixture

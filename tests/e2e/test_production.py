@@ -25,9 +25,8 @@ from tests.e2e.servers import (
     ServerProcess,
     StartServer,
     daphne_command,
-    free_port,
+    running_server,
     server_env,
-    start_server,
 )
 
 pytestmark = pytest.mark.e2e
@@ -108,14 +107,11 @@ def _unconfigured_env(database_url: str, static_root: Path) -> dict[str, str]:
 def test_daphne_serves_config_asgi_without_a_settings_variable(
     e2e_database_url: str, collected_static: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    server = start_server(
-        daphne_command(port, "config.asgi:application"),
-        port,
+    with running_server(
+        lambda port: daphne_command(port, "config.asgi:application"),
         _unconfigured_env(e2e_database_url, collected_static),
         tmp_path / "daphne.log",
-    )
-    try:
+    ) as server:
         status, _, _ = get(server.url("/accounts/login/", "http"))
         assert status == 200, server.output()
 
@@ -125,8 +121,6 @@ def test_daphne_serves_config_asgi_without_a_settings_variable(
                 return str(await asyncio.wait_for(ws.recv(), 10))
 
         assert asyncio.run(echo()) == "over plain daphne"
-    finally:
-        server.kill()
     assert "ImproperlyConfigured" not in server.output()
     assert "Traceback" not in server.output()
 

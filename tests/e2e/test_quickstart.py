@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.e2e.servers import PROJECT_ROOT, free_port, serve_command, start_server
+from tests.e2e.servers import PROJECT_ROOT, running_server, serve_command
 
 pytestmark = pytest.mark.e2e
 
@@ -87,11 +87,9 @@ def test_the_quickstart_checks_clean_and_reverses(mysite: Path) -> None:
 
 
 def test_the_quickstart_serves_square_over_a_real_socket(mysite: Path, tmp_path: Path) -> None:
-    port = free_port()
-    server = start_server(
-        serve_command(port), port, project_env(mysite), tmp_path / "serve.log", cwd=mysite
-    )
-    try:
+    with running_server(
+        serve_command, project_env(mysite), tmp_path / "serve.log", cwd=mysite
+    ) as server:
 
         async def talk() -> list[dict[str, object]]:
             async with connect(server.url("/ws/square/7/"), open_timeout=10) as ws:
@@ -105,6 +103,4 @@ def test_the_quickstart_serves_square_over_a_real_socket(mysite: Path, tmp_path:
             {"n": 7, "sq": 49, "got": "hi"},
             {"n": 7, "sq": 49, "got": "again"},
         ]
-    finally:
-        server.kill()
     assert "Traceback" not in server.output()

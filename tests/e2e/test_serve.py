@@ -29,10 +29,11 @@ from tests.e2e.servers import (
     PROJECT_ROOT,
     ServerProcess,
     StartServer,
-    port_accepts,
     serve_command,
     server_env,
 )
+from tests.support.network import port_accepts
+from tests.support.timing import scaled, wait_until
 from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.e2e
@@ -249,7 +250,9 @@ async def test_client_that_answers_keepalive_pings_stays_connected(
 ) -> None:
     server = start_server("serve", wsapp={"PING_INTERVAL": 1, "PING_TIMEOUT": 1})
     async with connect(server.url("/test/echo/"), ping_interval=None) as ws:
-        await asyncio.sleep(5)  # several server pings, each answered by the client library
+        # Several server pings, each answered by the client library (more of them on a slow
+        # machine: the length only has to cover a few PING_INTERVALs).
+        await asyncio.sleep(scaled(5))
         await ws.send("alive")
         assert await ws.recv() == "alive"
 
@@ -274,10 +277,7 @@ async def test_client_that_ignores_keepalive_pings_is_dropped(
         await asyncio.wait_for(reader.read(), 10)  # until the server drops the TCP
     assert time.monotonic() - started < 6
     writer.close()
-    for _ in range(50):  # the handler's cleanup runs right after the drop
-        if marker.exists():
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(marker.exists, 5, "the handler's cleanup, right after the drop")
     assert marker.read_text() == "1006 "
 
 
@@ -446,8 +446,22 @@ async def test_client_disconnects_log_no_traceback(serve_server: ServerProcess) 
         await ws.recv()
     abrupt = await connect(serve_server.url("/test/echo/"))
     abrupt.transport.abort()  # TCP reset, no close frame
-    await asyncio.sleep(1.5)  # Daphne reaps finished applications once a second
+    # Daphne reaps finished applications once a second: a window for a traceback that must not
+    # come (nothing to wait for), stretched with the machine.
+    await asyncio.sleep(scaled(1.5))
     assert "Traceback" not in serve_server.output()
+
+
+def run_to_exit(argv: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``serve`` that must refuse to start, with the e2e settings; its exit and output."""
+    return subprocess.run(
+        argv,
+        cwd=PROJECT_ROOT,
+        env=server_env("tests.e2e.settings_serve", database_url),
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+    )
 
 
 @pytest.mark.parametrize(
@@ -462,28 +476,13 @@ async def test_client_disconnects_log_no_traceback(serve_server: ServerProcess) 
 def test_bad_options_are_command_errors(
     e2e_database_url: str, args: list[str], message: str
 ) -> None:
-    argv = [sys.executable, "manage.py", "serve", *args]
-    result = subprocess.run(
-        argv,
-        cwd=PROJECT_ROOT,
-        env=server_env("tests.e2e.settings_serve", e2e_database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_exit([sys.executable, "manage.py", "serve", *args], e2e_database_url)
     assert result.returncode == 1
     assert f"CommandError: {message}" in result.stderr
 
 
 def test_port_in_use_is_a_command_error(serve_server: ServerProcess, e2e_database_url: str) -> None:
-    result = subprocess.run(
-        serve_command(serve_server.port),
-        cwd=PROJECT_ROOT,
-        env=server_env("tests.e2e.settings_serve", e2e_database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_exit(serve_command(serve_server.port), e2e_database_url)
     assert result.returncode == 1
     assert f"CommandError: Could not listen on tcp:port={serve_server.port}" in result.stderr
 

@@ -38,9 +38,9 @@ from tests.security.rawws import (
     RawClient,
     close_frame,
     frame,
-    timeout,
     upgrade_request,
 )
+from tests.support.timing import scaled
 from wsapp.codes import CloseCode
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.e2e]
@@ -81,7 +81,7 @@ async def answer(server: ServerProcess, item: Case) -> object:
         client.writer.write(item.data)
         if not item.handshake:
             try:
-                head = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), timeout(3))
+                head = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), scaled(3))
             except (asyncio.IncompleteReadError, ConnectionError):
                 return DROPPED
             except TimeoutError:
@@ -119,7 +119,7 @@ async def run_cases(server: ServerProcess, cases: list[Case]) -> Counter[object]
         if got not in item.allowed:
             wrong.append(f"{item.name}: got {got!r}, allowed {sorted(map(str, item.allowed))}")
 
-    await asyncio.wait_for(asyncio.gather(*(one(c) for c in cases)), timeout(60))
+    await asyncio.wait_for(asyncio.gather(*(one(c) for c in cases)), scaled(60))
     assert not wrong, f"WSAPP_FUZZ_SEED={SEED}: {len(wrong)} wrong answers:\n" + "\n".join(
         wrong[:20]
     )
@@ -127,9 +127,9 @@ async def run_cases(server: ServerProcess, cases: list[Case]) -> Counter[object]
 
 
 async def assert_still_healthy(server: ServerProcess) -> None:
-    async with connect(server.url("/test/echo/"), open_timeout=timeout(10)) as ws:
+    async with connect(server.url("/test/echo/"), open_timeout=scaled(10)) as ws:
         await ws.send("after the fuzz")
-        assert await asyncio.wait_for(ws.recv(), timeout(10)) == "after the fuzz"
+        assert await asyncio.wait_for(ws.recv(), scaled(10)) == "after the fuzz"
     output = server.output()
     assert "Traceback" not in output, f"WSAPP_FUZZ_SEED={SEED}\n{output[-3000:]}"
 

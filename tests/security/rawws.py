@@ -2,7 +2,7 @@
 
 The security and fuzz tests build frames byte by byte (reserved bits, bad opcodes, unmasked or
 oversized control frames, thousands of fragments) and read the server's answer: its frames, its
-close code, or a dropped TCP. ``timeout()`` scales every wait by ``WSAPP_TEST_TIMEOUT_FACTOR``
+close code, or a dropped TCP. ``scaled()`` stretches every wait by ``WSAPP_TEST_TIMEOUT_FACTOR``
 (default 1; raise it on a slow or busy machine), the suite's one timing knob for these tests.
 """
 
@@ -24,11 +24,6 @@ KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's sample nonce
 DEFLATE = "permessage-deflate; client_no_context_takeover"
 #: What ``close_code()`` returns when the server dropped the TCP without a close frame.
 DROPPED = None
-
-
-def timeout(seconds: float) -> float:
-    """``seconds`` scaled by ``WSAPP_TEST_TIMEOUT_FACTOR`` (the suite's one timing knob)."""
-    return scaled(seconds)
 
 
 def upgrade_request(path: str, extra_headers: str = "", host: str = "127.0.0.1") -> bytes:
@@ -108,17 +103,17 @@ class RawClient:
     @classmethod
     async def connect(cls, host: str, port: int) -> RawClient:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, limit=1 << 20), timeout(5)
+            asyncio.open_connection(host, port, limit=1 << 20), scaled(5)
         )
         return cls(reader, writer)
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
-        await asyncio.wait_for(self.writer.drain(), timeout(10))
+        await asyncio.wait_for(self.writer.drain(), scaled(10))
 
     async def read_head(self) -> bytes:
         """The server's HTTP response head (up to the blank line)."""
-        self.response_head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout(10))
+        self.response_head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), scaled(10))
         return self.response_head
 
     async def read_frame(self, wait: float = 10) -> Frame:
@@ -137,7 +132,7 @@ class RawClient:
                 size = struct.unpack("!Q", await self.reader.readexactly(8))[0]
             return Frame(bool(first & 0x80), first & 0x0F, await self.reader.readexactly(size))
 
-        return await asyncio.wait_for(read(), timeout(wait))
+        return await asyncio.wait_for(read(), scaled(wait))
 
     async def close_code(self, wait: float = 10) -> tuple[int | None, str]:
         """Read until the server's close frame: its code and reason, or ``(DROPPED, "")``.
@@ -157,7 +152,7 @@ class RawClient:
     async def closed_by_server(self, wait: float) -> bool:
         """Whether the server ends the TCP within ``wait`` s (whatever it sends first)."""
         try:
-            async with asyncio.timeout(timeout(wait)):
+            async with asyncio.timeout(scaled(wait)):
                 while await self.reader.read(65536):
                     pass
         except TimeoutError:
@@ -173,7 +168,7 @@ class RawClient:
         """Close our end (idempotent); a server that is gone is no error."""
         self.writer.close()
         with contextlib.suppress(ConnectionError, TimeoutError):
-            await asyncio.wait_for(self.writer.wait_closed(), timeout(1))
+            await asyncio.wait_for(self.writer.wait_closed(), scaled(1))
 
 
 class RawClients:

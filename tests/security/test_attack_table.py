@@ -21,14 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.e2e.servers import (
-    PROJECT_ROOT,
-    ServerProcess,
-    free_port,
-    serve_command,
-    server_env,
-    start_server,
-)
+from tests.e2e.servers import PROJECT_ROOT, ServerProcess, running_server, serve_command, server_env
 from wsapp.codes import CloseCode
 
 pytestmark = [pytest.mark.e2e]
@@ -76,13 +69,11 @@ print(json.dumps({
 def server(
     e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    port = free_port()
+    """One demo ``manage.py serve`` (DEBUG off) for the whole table."""
     log = tmp_path_factory.mktemp("attack-table") / "serve.log"
-    process = start_server(
-        serve_command(port), port, server_env(SETTINGS, e2e_database_url, _ENV), log
-    )
-    yield process
-    process.kill()
+    env = server_env(SETTINGS, e2e_database_url, _ENV)
+    with running_server(serve_command, env, log) as process:
+        yield process
     assert "Traceback" not in process.output(), process.output()
 
 

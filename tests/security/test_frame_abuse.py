@@ -27,8 +27,8 @@ from tests.security.rawws import (
     cpu_seconds,
     deflated,
     frame,
-    timeout,
 )
+from tests.support.timing import scaled
 from wsapp.codes import CloseCode
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +54,10 @@ def assert_no_traceback(server: ServerProcess) -> None:
 
 async def echo_round_trip(server: ServerProcess, text: str = "still here") -> float:
     """Seconds a healthy client's echo takes on another socket."""
-    async with connect(server.url("/test/echo/"), open_timeout=timeout(10)) as ws:
+    async with connect(server.url("/test/echo/"), open_timeout=scaled(10)) as ws:
         started = time.monotonic()
         await ws.send(text)
-        assert await asyncio.wait_for(ws.recv(), timeout(10)) == text
+        assert await asyncio.wait_for(ws.recv(), scaled(10)) == text
         return time.monotonic() - started
 
 
@@ -89,11 +89,11 @@ async def test_message_in_too_many_fragments_closes_with_1008(
         CloseCode.POLICY_VIOLATION,
         f"message in over {MAX_FRAGMENTS} frames",
     )
-    await asyncio.wait([with_flood], timeout=timeout(10))
+    await asyncio.wait([with_flood], timeout=scaled(10))
     with_flood.cancel()
     grown_mib = (server.rss_kib() - before) / KiB
     assert grown_mib < 8, f"server RSS grew {grown_mib:.1f} MiB"
-    assert await echo_round_trip(server) < timeout(2)
+    assert await echo_round_trip(server) < scaled(2)
     assert_no_traceback(server)
 
 
@@ -118,9 +118,9 @@ async def test_control_frame_flood_closes_with_1008(
     flood = frame(opcode, b"x" * 125) * 2000  # never reads a pong
     sending = asyncio.ensure_future(client.send(flood))
     assert await client.close_code() == (CloseCode.POLICY_VIOLATION, "too many control frames")
-    await asyncio.wait([sending], timeout=timeout(10))
+    await asyncio.wait([sending], timeout=scaled(10))
     sending.cancel()
-    assert await echo_round_trip(serve_server) < timeout(2)
+    assert await echo_round_trip(serve_server) < scaled(2)
     assert_no_traceback(serve_server)
 
 
@@ -200,7 +200,7 @@ async def inflate_flood(raw: RawClients, server: ServerProcess, seconds: float) 
     while time.monotonic() < deadline:
         rtts.append(await echo_round_trip(server, "ping"))
         await asyncio.sleep(0.2)
-    await asyncio.wait([flooding], timeout=timeout(5))
+    await asyncio.wait([flooding], timeout=scaled(5))
     flooding.cancel()
     used = cpu_seconds(server.pid) - cpu_before
     attacker.abort()
@@ -217,7 +217,7 @@ async def test_inflate_budget_keeps_one_socket_from_taking_the_cpu(
     # 4 MiB/s of inflating plus the 4 MiB burst: ~20 of the ~2,000 MiB sent in 4 s.
     assert result["sent"] > 800, result
     assert result["cpu"] < seconds / 4, result
-    assert max(result["rtts"]) < timeout(0.5), result
+    assert max(result["rtts"]) < scaled(0.5), result
     assert_no_traceback(server)
 
 
@@ -234,7 +234,7 @@ async def test_queue_is_bounded_in_bytes(raw: RawClients, start_server: StartSer
     grown_mib = (server.rss_kib() - before) / KiB
     assert not sending.done()
     assert grown_mib < 12, f"server RSS grew {grown_mib:.0f} MiB"
-    await asyncio.wait_for(sending, timeout(30))
+    await asyncio.wait_for(sending, scaled(30))
     await client.send(frame(OP_TEXT, b"done"))
     answer = await client.read_frame(wait=30)
     assert answer.payload == f"{count} {count * MiB}".encode()
@@ -261,5 +261,5 @@ async def test_inflating_sockets_of_an_application_that_is_behind_hold_bounded_m
     await asyncio.sleep(4)
     grown_mib = (server.rss_kib() - before) / KiB
     assert grown_mib < 40, f"server RSS grew {grown_mib:.0f} MiB"
-    assert await echo_round_trip(server) < timeout(0.5)
+    assert await echo_round_trip(server) < scaled(0.5)
     assert_no_traceback(server)

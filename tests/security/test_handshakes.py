@@ -13,7 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.e2e.servers import ServerProcess, StartServer
-from tests.security.rawws import RawClient, RawClients, timeout, upgrade_request
+from tests.security.rawws import RawClient, RawClients, upgrade_request
+from tests.support.timing import scaled
 from wsapp.server.budgets import MIN_PENDING_AGE
 
 pytestmark = pytest.mark.e2e
@@ -23,9 +24,9 @@ PARTIAL = b"GET /test/ec"  # 12 bytes of an upgrade request, and then nothing
 
 
 async def echo_works(server: ServerProcess) -> None:
-    async with connect(server.url("/test/echo/"), open_timeout=timeout(10)) as ws:
+    async with connect(server.url("/test/echo/"), open_timeout=scaled(10)) as ws:
         await ws.send("hello")
-        assert await asyncio.wait_for(ws.recv(), timeout(10)) == "hello"
+        assert await asyncio.wait_for(ws.recv(), scaled(10)) == "hello"
 
 
 async def test_half_open_handshakes_are_closed_after_the_timeout(
@@ -38,7 +39,7 @@ async def test_half_open_handshakes_are_closed_after_the_timeout(
         await client.send(PARTIAL)
     closed = await asyncio.gather(*(client.closed_by_server(5) for client in clients))
     assert all(closed), f"{closed.count(False)} of {len(clients)} still open"
-    assert time.monotonic() - started < timeout(4)
+    assert time.monotonic() - started < scaled(4)
     assert "Traceback" not in server.output()
     await echo_works(server)
 
@@ -69,7 +70,7 @@ async def test_trickled_headers_do_not_reset_the_timeout(
     started = time.monotonic()
     trickling = asyncio.ensure_future(trickle())
     assert (await client.read_head()).startswith(REQUEST_TIMEOUT)
-    assert time.monotonic() - started < timeout(3)
+    assert time.monotonic() - started < scaled(3)
     assert not trickling.done()  # ~40 of its ~150 bytes sent
     trickling.cancel()
     await asyncio.wait([trickling])
@@ -78,10 +79,10 @@ async def test_trickled_headers_do_not_reset_the_timeout(
 
 async def test_a_fast_handshake_is_not_affected(start_server: StartServer) -> None:
     server = start_server("serve", wsapp={"HANDSHAKE_TIMEOUT": 1.0})
-    async with connect(server.url("/test/echo/"), open_timeout=timeout(10)) as ws:
-        await asyncio.sleep(1.5)  # longer than the handshake timeout, once accepted
+    async with connect(server.url("/test/echo/"), open_timeout=scaled(10)) as ws:
+        await asyncio.sleep(scaled(1.5))  # longer than the handshake timeout, once accepted
         await ws.send("still open")
-        assert await asyncio.wait_for(ws.recv(), timeout(10)) == "still open"
+        assert await asyncio.wait_for(ws.recv(), scaled(10)) == "still open"
 
 
 async def test_pending_handshakes_over_the_cap_drop_the_oldest(
@@ -93,7 +94,7 @@ async def test_pending_handshakes_over_the_cap_drop_the_oldest(
         await client.send(PARTIAL)
     # Only a connection that has waited MIN_PENDING_AGE can be pushed out (a burst of honest
     # clients is not): the age is the condition here, so the test lets it pass.
-    await asyncio.sleep(MIN_PENDING_AGE + 0.5)
+    await asyncio.sleep(MIN_PENDING_AGE + scaled(0.5))
     new = [await raw.connect(server.host, server.port) for _ in range(20)]
     for client in new:
         await client.send(PARTIAL)
@@ -138,7 +139,7 @@ async def read_response(client: RawClient) -> bytes:
         for line in head.split(b"\r\n")
         if line.lower().startswith(b"content-length:")
     )
-    await asyncio.wait_for(client.reader.readexactly(length), timeout(10))
+    await asyncio.wait_for(client.reader.readexactly(length), scaled(10))
     return head
 
 
@@ -153,7 +154,7 @@ async def test_idle_connection_is_closed_without_a_408(
         assert (await read_response(client)).startswith(b"HTTP/1.1 200 ")
     started = time.monotonic()
     assert await client.reader.read() == b""  # closed, and nothing written first
-    assert timeout(0.5) < time.monotonic() - started < timeout(4)
+    assert scaled(0.5) < time.monotonic() - started < scaled(4)
 
 
 async def test_keep_alive_request_that_stalls_gets_408(

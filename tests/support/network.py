@@ -15,11 +15,9 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from tests.support.timing import scaled
+from tests.support.timing import POLL, scaled
 
 HOST = "127.0.0.1"
-#: Seconds between two looks at a port that is not listening yet.
-POLL = 0.05
 #: Seconds a process gets to exit after SIGTERM or SIGKILL before the helper gives up.
 STOP_TIMEOUT = 15.0
 
@@ -55,7 +53,7 @@ def wait_for_port(
             return False
         if port_accepts(host, port):
             return True
-        time.sleep(POLL)
+        time.sleep(POLL)  # the same poll as timing.wait_until's, blocking: no loop runs here
     return False
 
 

@@ -41,6 +41,11 @@ class RedisServer:
         return f"redis://{HOST}:{self.port}/0"
 
     @property
+    def running(self) -> bool:
+        """Whether the process was started and has not exited (a test may have killed it)."""
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / "redis.log"
 

@@ -1,4 +1,5 @@
-"""Small harnesses for the wsapp unit tests: one route's app, and a fake server to drive by hand."""
+"""Small harnesses for the wsapp unit tests: one route's app, a fake server to drive by hand, a
+fake clock, a stand-in socket for the hub's indexes, and a fake of the rooms API's live calls."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from tests.support.timing import scaled
 from wsapp import lifecycle
+from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 from wsapp.types import Message, Receive, Scope, Send
 
-TIMEOUT = 2.0
+#: Seconds (scaled) a session waits for a frame or a close before the test fails.
+TIMEOUT = scaled(2.0)
 Handler = Callable[..., Awaitable[None]]
 
 
@@ -114,3 +118,51 @@ class FakeClock:
         clock = cls()
         monkeypatch.setattr(module, "time", clock)
         return clock
+
+
+class StandInSocket:
+    """Stands in for a WebSocket where the hub only keeps it in its indexes (by ``id``)."""
+
+    def __init__(self, id: str) -> None:
+        self.id = id
+
+
+class FakeRooms:
+    """Stands in for the rooms API's live calls (``wsapp.rooms.api``): records each one, serves
+    canned presence, and raises :attr:`error` when a test sets one (Redis down)."""
+
+    LIVE_CALLS = ("broadcast", "online", "close", "kick")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.present: dict[str, list[str]] = {}
+        self.error: Exception | None = None
+
+    @classmethod
+    def install(cls, monkeypatch: Any) -> FakeRooms:
+        """A fake that ``wsapp.rooms.api``'s live calls go to, until the test ends."""
+        from wsapp.rooms import api
+
+        fake = cls()
+        for name in cls.LIVE_CALLS:
+            monkeypatch.setattr(api, name, getattr(fake, name))
+        return fake
+
+    def _record(self, *call: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.calls.append(call)
+
+    def broadcast(self, room: str, data: Any, exclude: Any = None) -> None:
+        self._record("broadcast", room, data)
+
+    def online(self, room: str) -> list[str]:
+        if self.error is not None:
+            raise self.error
+        return list(self.present.get(room, []))
+
+    def close(self, room: str, code: int = CloseCode.ROOM_CLOSED, reason: str = "") -> None:
+        self._record("close", room, code, reason)
+
+    def kick(self, room: str, user: Any, code: int = CloseCode.FORBIDDEN, reason: str = "") -> None:
+        self._record("kick", room, user.get_username(), code, reason)

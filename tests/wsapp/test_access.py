@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from django.contrib.auth.models import AnonymousUser, Permission
 
 from tests import routing_auth
@@ -22,7 +20,6 @@ from wsapp.access import (
 from wsapp.asgi import websocket_application
 from wsapp.codes import CloseCode
 from wsapp.exceptions import NotAuthenticated, WebSocketDisconnect
-from wsapp.hub.hub import stop_hub
 from wsapp.models import Message, Room
 from wsapp.routing import Endpoint, Router, path
 from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
@@ -225,9 +222,10 @@ class OpenRoomConsumer(RoomConsumer):
     anonymous_readers = True
 
 
-@pytest_asyncio.fixture
-async def rooms_app() -> AsyncIterator[AsyncWebSocketClient]:
-    yield AsyncWebSocketClient(
+@pytest.fixture
+def rooms_app(hub_teardown: None) -> AsyncWebSocketClient:
+    """The two room routes; the hub their sockets start stops when the test ends."""
+    return AsyncWebSocketClient(
         websocket_application(
             Router(
                 [
@@ -237,7 +235,6 @@ async def rooms_app() -> AsyncIterator[AsyncWebSocketClient]:
             )
         )
     )
-    await stop_hub()
 
 
 async def room_outcome(client: AsyncWebSocketClient, url: str, user: Any = None) -> Any:

@@ -18,9 +18,10 @@ from django.contrib.messages import get_messages
 from django.http import HttpResponse
 from django.urls import reverse
 
+from tests.support.timing import scaled
+from tests.wsapp.helpers import FakeRooms
 from wsapp.codes import CloseCode
 from wsapp.models import Membership, Message, Room
-from wsapp.rooms import api
 
 pytestmark = pytest.mark.django_db
 
@@ -29,41 +30,9 @@ MEMBERSHIPS = reverse("admin:wsapp_membership_changelist")
 MESSAGES = reverse("admin:wsapp_message_changelist")
 
 
-class FakeRooms:
-    """Stands in for the rooms API (``wsapp.rooms.api``): records every live call, serves canned
-    presence."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.present: dict[str, list[str]] = {}
-        self.error: Exception | None = None
-
-    def _record(self, *call: Any) -> None:
-        if self.error is not None:
-            raise self.error
-        self.calls.append(call)
-
-    def broadcast(self, room: str, data: Any, exclude: Any = None) -> None:
-        self._record("broadcast", room, data)
-
-    def online(self, room: str) -> list[str]:
-        if self.error is not None:
-            raise self.error
-        return list(self.present.get(room, []))
-
-    def close(self, room: str, code: int = CloseCode.ROOM_CLOSED, reason: str = "") -> None:
-        self._record("close", room, code, reason)
-
-    def kick(self, room: str, user: Any, code: int = CloseCode.FORBIDDEN, reason: str = "") -> None:
-        self._record("kick", room, user.get_username(), code, reason)
-
-
 @pytest.fixture
 def live(monkeypatch: pytest.MonkeyPatch) -> FakeRooms:
-    fake = FakeRooms()
-    for name in ("broadcast", "online", "close", "kick"):
-        monkeypatch.setattr(api, name, getattr(fake, name))
-    return fake
+    return FakeRooms.install(monkeypatch)
 
 
 @pytest.fixture
@@ -600,7 +569,7 @@ async def test_archive_closes_a_live_socket_with_4410(
         admin_client, ROOMS, "archive_and_disconnect", [lobby], reason="Closed for good", apply="Go"
     )
     assert await ws.receive_json() == {"type": "room.closed", "reason": "Closed for good"}
-    assert await ws.wait_closed(timeout=2) == (CloseCode.ROOM_CLOSED, "Closed for good")
+    assert await ws.wait_closed(timeout=scaled(2)) == (CloseCode.ROOM_CLOSED, "Closed for good")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -611,7 +580,7 @@ async def test_ban_closes_a_live_socket_with_4403(
     ws = await communicator("/ws/chat/lobby/", user=user, subprotocols=["wsapp.v1"])
     await ws.receive_json(), await ws.receive_json()
     await sync_to_async(run_action)(admin_client, MEMBERSHIPS, "ban", [membership])
-    assert await ws.wait_closed(timeout=2) == (
+    assert await ws.wait_closed(timeout=scaled(2)) == (
         CloseCode.FORBIDDEN,
         "You are banned from this room.",
     )

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+import pytest_asyncio
 from channels.layers import get_channel_layer
 
+from tests.support.timing import wait_until
+from tests.wsapp.helpers import StandInSocket
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
-from wsapp.hub.hub import Hub, get_hub, stop_hub
+from wsapp.hub.hub import Hub, get_hub
 from wsapp.hub.messages import room_group
 from wsapp.hub.runtime import PerLoop
 from wsapp.rooms import abroadcast, aclose
 from wsapp.routing import Router, path
-from wsapp.testing import AsyncWebSocketClient
+from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
+
+# Every test's hub stops when it ends, pass or fail (after the sockets it serves close).
+pytestmark = pytest.mark.usefixtures("hub_teardown")
 
 
 async def member(ws: WebSocket, room: str) -> None:
@@ -29,32 +36,36 @@ async def member(ws: WebSocket, room: str) -> None:
         hub.leave(room, ws)
 
 
-@pytest.fixture
-def client() -> AsyncWebSocketClient:
-    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]))
+@pytest_asyncio.fixture
+async def join() -> AsyncIterator[Callable[[str], Awaitable[AsyncWebSocketSession]]]:
+    """``await join(room)`` → a session that joined ``room``; each is closed when the test
+    ends (before the hub stops)."""
+    client = AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]))
+    opened: list[AsyncWebSocketSession] = []
+
+    async def connect(room: str) -> AsyncWebSocketSession:
+        session = await client.websocket_connect(f"/room/{room}/").connect()
+        opened.append(session)
+        assert await session.receive_json() == {"type": "joined"}
+        return session
+
+    yield connect
+    for session in opened:
+        await session.close()
 
 
-async def join(client: AsyncWebSocketClient, room: str):
-    session = await client.websocket_connect(f"/room/{room}/").connect()
-    assert await session.receive_json() == {"type": "joined"}
-    return session
-
-
-async def test_broadcast_reaches_every_local_member_once(client) -> None:
-    a, b = await join(client, "lobby"), await join(client, "lobby")
-    other = await join(client, "random")
+async def test_broadcast_reaches_every_local_member_once(join) -> None:
+    a, b = await join("lobby"), await join("lobby")
+    other = await join("random")
     await abroadcast("lobby", {"type": "note", "n": 1})
     assert await a.receive_json() == {"type": "note", "n": 1}
     assert await b.receive_json() == {"type": "note", "n": 1}
     assert await other.receive_nothing()
     assert await a.receive_nothing()
-    for s in (a, b, other):
-        await s.close()
-    await stop_hub()
 
 
-async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_member(client) -> None:
-    sessions = [await join(client, "lobby") for _ in range(5)]
+async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_member(join) -> None:
+    sessions = [await join("lobby") for _ in range(5)]
     hub = await get_hub()
     layer = get_channel_layer()
     assert set(layer.groups[room_group("lobby")]) == {hub.channel}
@@ -63,34 +74,27 @@ async def test_broadcast_is_one_group_send_and_the_hub_channel_is_the_only_membe
         assert await s.receive_json() == {"type": "x"}
     assert hub.received == 1
     assert hub.delivered == 5
-    for s in sessions:
-        await s.close()
-    await stop_hub()
 
 
-async def test_exclude_skips_the_sender(client) -> None:
-    a, b = await join(client, "lobby"), await join(client, "lobby")
+async def test_exclude_skips_the_sender(join) -> None:
+    a, b = await join("lobby"), await join("lobby")
     hub = await get_hub()
     excluded = next(iter(hub.rooms["lobby"]))
     await abroadcast("lobby", {"type": "x"}, exclude=[excluded])
     received = [await s.receive_nothing(0.2) for s in (a, b)]
     assert sorted(received) == [False, True]
-    for s in (a, b):
-        await s.close()
-    await stop_hub()
 
 
-async def test_close_room_sends_notice_then_closes_with_4410(client) -> None:
-    a = await join(client, "lobby")
+async def test_close_room_sends_notice_then_closes_with_4410(join) -> None:
+    a = await join("lobby")
     await aclose("lobby", reason="archived")
     assert await a.receive_json() == {"type": "room.closed", "reason": "archived"}
     assert await a.wait_closed() == (CloseCode.ROOM_CLOSED, "archived")
-    await stop_hub()
 
 
-async def test_refresh_drops_groups_without_members_and_readds_live_ones(client) -> None:
-    a = await join(client, "lobby")
-    b = await join(client, "random")
+async def test_refresh_drops_groups_without_members_and_readds_live_ones(join) -> None:
+    a = await join("lobby")
+    b = await join("random")
     hub = await get_hub()
     layer = get_channel_layer()
     await b.close()
@@ -101,11 +105,9 @@ async def test_refresh_drops_groups_without_members_and_readds_live_ones(client)
     assert hub.channel in layer.groups[room_group("lobby")]
     await abroadcast("lobby", {"type": "still-here"})
     assert await a.receive_json() == {"type": "still-here"}
-    await a.close()
-    await stop_hub()
 
 
-async def test_short_group_expiry_is_survived_by_periodic_refresh(client, settings) -> None:
+async def test_short_group_expiry_is_survived_by_periodic_refresh(join, settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
@@ -115,43 +117,32 @@ async def test_short_group_expiry_is_survived_by_periodic_refresh(client, settin
     from channels.layers import channel_layers
 
     channel_layers.backends = {}
-    a = await join(client, "lobby")
+    a = await join("lobby")
     hub = await get_hub()
     assert hub.refresh_interval() <= 1 / 3
     await asyncio.sleep(1.6)  # past group_expiry: without refresh the hub would be dropped
     await abroadcast("lobby", {"type": "after-expiry"})
     assert await a.receive_json() == {"type": "after-expiry"}
-    await a.close()
-    await stop_hub()
 
 
 # -- one owner of "a closed socket leaves everything" -------------------------------------------
 
 
-class Socket:
-    """Stands in for a WebSocket where the hub only keeps it in its indexes."""
-
-    def __init__(self, id: str) -> None:
-        self.id = id
-
-
-async def test_forget_drops_a_socket_from_every_room_user_hold_and_floor() -> None:
-    hub = Hub(get_channel_layer(), 5.0)
-    await hub.start()
-    ws, other = Socket("a"), Socket("b")
+async def test_forget_drops_a_socket_from_every_room_user_hold_and_floor(started_hub) -> None:
+    hub = await started_hub()
+    ws, other = StandInSocket("a"), StandInSocket("b")
     await hub.join("lobby", ws, hold=True)
     await hub.join("random", ws)
     await hub.join("lobby", other)
     await hub.attach_user("42", ws)
     hub.set_floor(ws, 7)
-    forgotten: list[Socket] = []
+    forgotten: list[StandInSocket] = []
     hub.on_forget(forgotten.append)
     hub.on_forget(forgotten.append)  # once is enough
     hub.forget(ws)
     hub.forget(ws)  # a second close is harmless
     assert (hub.rooms, hub.users, hub.held, hub.floors) == ({"lobby": {other}}, {}, {}, {})
     assert forgotten == [ws, ws]
-    await hub.stop()
 
 
 async def test_forget_tells_presence_which_leaves_and_announces_in_the_background() -> None:
@@ -159,21 +150,18 @@ async def test_forget_tells_presence_which_leaves_and_announces_in_the_backgroun
 
     hub = await get_hub()
     presence = presence_for(hub)
-    ws = Socket("a")
+    ws = StandInSocket("a")
     await hub.join("lobby", ws)
     await presence.join("lobby", ws, "alice")
     hub.forget(ws)
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await wait_until(lambda: presence.events[-1]["kind"] == "leave", 2.0, "the leave announced")
     assert presence.rooms_of(ws) == []
     assert await presence.users("lobby") == []
     assert [e["kind"] for e in presence.events] == ["join", "leave"]
-    await stop_hub()
 
 
-async def test_on_refresh_runs_each_callback_once_per_refresh() -> None:
-    hub = Hub(get_channel_layer(), 5.0)
-    await hub.start()
+async def test_on_refresh_runs_each_callback_once_per_refresh(started_hub) -> None:
+    hub = await started_hub()
     calls: list[Hub] = []
 
     async def renew(refreshed: Hub) -> None:
@@ -184,7 +172,6 @@ async def test_on_refresh_runs_each_callback_once_per_refresh() -> None:
     assert hub.refresh_hooks == [renew]  # the list older callers append to
     await hub.refresh()
     assert calls == [hub]
-    await hub.stop()
 
 
 async def test_services_run_beside_the_hub_and_stop_with_it() -> None:

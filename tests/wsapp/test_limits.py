@@ -8,6 +8,7 @@ import json
 import pytest
 
 from consumers.echo import echo, json_echo
+from tests.support.timing import wait_until
 from wsapp import connection
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
@@ -241,7 +242,7 @@ async def test_the_idle_deadline_sleeps_what_remains_after_a_late_frame() -> Non
     await asyncio.sleep(0.08)
     assert expired == []
     idle[0] = 0.05
-    await asyncio.sleep(0.06)
+    await wait_until(lambda: expired, 1.0, "the idle deadline fired")
     assert expired == [0.05]
 
 

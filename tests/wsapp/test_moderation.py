@@ -8,45 +8,17 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
+from tests.wsapp.helpers import FakeRooms
 from wsapp.codes import CloseCode
 from wsapp.models import Membership, Message, Room
-from wsapp.rooms import api, moderation
+from wsapp.rooms import moderation
 
 pytestmark = pytest.mark.django_db
 
 
-class Live:
-    """Records the rooms API's live calls; serves canned presence; can fail."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.present: dict[str, list[str]] = {}
-        self.error: Exception | None = None
-
-    def _record(self, *call: Any) -> None:
-        if self.error is not None:
-            raise self.error
-        self.calls.append(call)
-
-    def broadcast(self, room: str, data: Any, exclude: Any = None) -> None:
-        self._record("broadcast", room, data)
-
-    def online(self, room: str) -> list[str]:
-        return list(self.present.get(room, []))
-
-    def close(self, room: str, code: int, reason: str) -> None:
-        self._record("close", room, code, reason)
-
-    def kick(self, room: str, user: Any, code: int, reason: str) -> None:
-        self._record("kick", room, user.get_username(), code, reason)
-
-
 @pytest.fixture
-def live(monkeypatch: pytest.MonkeyPatch) -> Live:
-    fake = Live()
-    for name in ("broadcast", "online", "close", "kick"):
-        monkeypatch.setattr(api, name, getattr(fake, name))
-    return fake
+def live(monkeypatch: pytest.MonkeyPatch) -> FakeRooms:
+    return FakeRooms.install(monkeypatch)
 
 
 @pytest.fixture
@@ -74,7 +46,9 @@ class Boom(Exception):
     pass
 
 
-def test_archive_saves_then_closes_each_room_with_4410(live: Live, committed: Any, lobby: Room):
+def test_archive_saves_then_closes_each_room_with_4410(
+    live: FakeRooms, committed: Any, lobby: Room
+):
     with committed() as callbacks:
         assert moderation.archive([lobby], "Moved") == [lobby]
         assert Room.objects.get().is_archived and live.calls == []  # saved, not yet pushed
@@ -82,14 +56,14 @@ def test_archive_saves_then_closes_each_room_with_4410(live: Live, committed: An
     assert live.calls == [("close", "lobby", CloseCode.ROOM_CLOSED, "Moved")]
 
 
-def test_archive_defaults_to_the_archived_reason(live: Live, committed: Any, lobby: Room):
+def test_archive_defaults_to_the_archived_reason(live: FakeRooms, committed: Any, lobby: Room):
     with committed():
         moderation.archive(Room.objects.all())
     assert live.calls == [("close", "lobby", CloseCode.ROOM_CLOSED, "This room has been archived.")]
 
 
 def test_nothing_is_pushed_when_the_transaction_rolls_back(
-    live: Live, committed: Any, lobby: Room, user: Any
+    live: FakeRooms, committed: Any, lobby: Room, user: Any
 ) -> None:
     membership = Membership.objects.create(room=lobby, user=user)
     with committed() as callbacks, pytest.raises(Boom), transaction.atomic():
@@ -105,7 +79,7 @@ def test_nothing_is_pushed_when_the_transaction_rolls_back(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_rollback_pushes_nothing_and_a_real_commit_pushes_once(
-    live: Live, lobby: Room
+    live: FakeRooms, lobby: Room
 ) -> None:
     with pytest.raises(Boom), transaction.atomic():
         moderation.archive([lobby])
@@ -117,7 +91,7 @@ def test_a_real_rollback_pushes_nothing_and_a_real_commit_pushes_once(
     assert live.calls == [("close", "lobby", CloseCode.ROOM_CLOSED, "This room has been archived.")]
 
 
-def test_delete_removes_the_rooms_then_closes_them(live: Live, committed: Any, lobby: Room):
+def test_delete_removes_the_rooms_then_closes_them(live: FakeRooms, committed: Any, lobby: Room):
     with committed():
         assert moderation.delete(Room.objects.all()) == ["lobby"]
     assert not Room.objects.exists()
@@ -125,7 +99,7 @@ def test_delete_removes_the_rooms_then_closes_them(live: Live, committed: Any, l
 
 
 def test_ban_saves_then_kicks_the_user_from_that_room(
-    live: Live, committed: Any, lobby: Room, user: Any, bob: Any
+    live: FakeRooms, committed: Any, lobby: Room, user: Any, bob: Any
 ) -> None:
     alice_m = Membership.objects.create(room=lobby, user=user)
     Membership.objects.create(room=lobby, user=bob)
@@ -140,7 +114,7 @@ def test_ban_saves_then_kicks_the_user_from_that_room(
 
 
 def test_remove_kicks_only_those_who_lose_access(
-    live: Live, committed: Any, lobby: Room, vault: Room, user: Any, bob: Any
+    live: FakeRooms, committed: Any, lobby: Room, vault: Room, user: Any, bob: Any
 ) -> None:
     public = Membership.objects.create(room=lobby, user=user)
     private = Membership.objects.create(room=vault, user=user)
@@ -154,7 +128,7 @@ def test_remove_kicks_only_those_who_lose_access(
 
 
 def test_remove_of_a_membership_already_deleted_only_pushes(
-    live: Live, committed: Any, vault: Room, user: Any
+    live: FakeRooms, committed: Any, vault: Room, user: Any
 ) -> None:
     membership = Membership.objects.create(room=vault, user=user)
     membership.delete()
@@ -166,7 +140,7 @@ def test_remove_of_a_membership_already_deleted_only_pushes(
 
 
 def test_make_private_kicks_the_online_users_who_are_not_members(
-    live: Live, committed: Any, lobby: Room, user: Any, bob: Any
+    live: FakeRooms, committed: Any, lobby: Room, user: Any, bob: Any
 ) -> None:
     Membership.objects.create(room=lobby, user=bob)
     live.present["lobby"] = ["alice", "bob"]
@@ -179,7 +153,7 @@ def test_make_private_kicks_the_online_users_who_are_not_members(
 
 
 def test_announce_stores_system_messages_and_skips_archived_rooms(
-    live: Live, committed: Any, lobby: Room
+    live: FakeRooms, committed: Any, lobby: Room
 ) -> None:
     attic = Room.objects.create(slug="attic", title="Attic", is_archived=True)
     with committed():
@@ -191,7 +165,7 @@ def test_announce_stores_system_messages_and_skips_archived_rooms(
 
 
 def test_a_failed_push_goes_to_on_error_and_the_change_stands(
-    live: Live, committed: Any, lobby: Room
+    live: FakeRooms, committed: Any, lobby: Room
 ) -> None:
     live.error = ConnectionError("redis is down")
     failures: list[Exception] = []
@@ -202,7 +176,7 @@ def test_a_failed_push_goes_to_on_error_and_the_change_stands(
 
 
 def test_a_failed_push_without_on_error_is_logged(
-    live: Live, committed: Any, lobby: Room, caplog: pytest.LogCaptureFixture
+    live: FakeRooms, committed: Any, lobby: Room, caplog: pytest.LogCaptureFixture
 ) -> None:
     live.error = ConnectionError("redis is down")
     with committed():
@@ -214,14 +188,14 @@ def test_a_failed_push_without_on_error_is_logged(
 # manage.py rooms: the same functions from a shell ---------------------------------------------
 
 
-def test_the_command_archives(live: Live, committed: Any, lobby: Room) -> None:
+def test_the_command_archives(live: FakeRooms, committed: Any, lobby: Room) -> None:
     with committed():
         call_command("rooms", "archive", "lobby", "--reason", "Gone")
     assert Room.objects.get().is_archived
     assert live.calls == [("close", "lobby", CloseCode.ROOM_CLOSED, "Gone")]
 
 
-def test_the_command_bans_a_member(live: Live, committed: Any, lobby: Room, user: Any) -> None:
+def test_the_command_bans_a_member(live: FakeRooms, committed: Any, lobby: Room, user: Any) -> None:
     Membership.objects.create(room=lobby, user=user)
     with committed():
         call_command("rooms", "ban", "lobby", "alice")
@@ -231,7 +205,7 @@ def test_the_command_bans_a_member(live: Live, committed: Any, lobby: Room, user
     ]
 
 
-def test_the_command_announces(live: Live, committed: Any, lobby: Room) -> None:
+def test_the_command_announces(live: FakeRooms, committed: Any, lobby: Room) -> None:
     with committed():
         call_command("rooms", "announce", "lobby", "Hello")
     assert live.calls == [("broadcast", "lobby", Message.objects.for_wire().get().to_wire())]
@@ -246,13 +220,13 @@ def test_the_command_announces(live: Live, committed: Any, lobby: Room) -> None:
     ],
     ids=["no-room", "not-a-member", "no-user"],
 )
-def test_the_command_names_what_is_missing(live: Live, lobby: Room, user: Any, args, error):
+def test_the_command_names_what_is_missing(live: FakeRooms, lobby: Room, user: Any, args, error):
     with pytest.raises(CommandError, match=error):
         call_command("rooms", *args)
     assert live.calls == []
 
 
-def test_the_command_refuses_to_announce_to_an_archived_room(live: Live) -> None:
+def test_the_command_refuses_to_announce_to_an_archived_room(live: FakeRooms) -> None:
     Room.objects.create(slug="attic", title="Attic", is_archived=True)
     with pytest.raises(CommandError, match="Room 'attic' is archived: nothing announced."):
         call_command("rooms", "announce", "attic", "Hello")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from tests.support.timing import scaled
 from wsapp.asgi import websocket_application
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
@@ -30,7 +31,9 @@ def client(calls: list[str]) -> AsyncWebSocketClient:
         await ws.accept()
         await ws.send_text("welcome")
 
-    return AsyncWebSocketClient(websocket_application(Router([path("ws/", handler)])), timeout=2)
+    return AsyncWebSocketClient(
+        websocket_application(Router([path("ws/", handler)])), timeout=scaled(2)
+    )
 
 
 async def handshake(client: AsyncWebSocketClient, origin: str | None) -> Any:

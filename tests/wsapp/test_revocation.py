@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.signals import user_logged_out
 
+from tests.support.timing import scaled
 from wsapp.codes import CloseCode
 from wsapp.models import Room
 
@@ -27,7 +28,7 @@ def lobby() -> Room:
 async def test_a_logout_closes_the_users_sockets_with_4401(communicator, user, lobby) -> None:
     ws = await open_socket(communicator, user)
     await sync_to_async(user_logged_out.send)(sender=type(user), request=None, user=user)
-    assert await ws.wait_closed(timeout=2) == (CloseCode.NOT_AUTHENTICATED, "Logged out.")
+    assert await ws.wait_closed(timeout=scaled(2)) == (CloseCode.NOT_AUTHENTICATED, "Logged out.")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,7 +40,10 @@ async def test_a_password_change_closes_them_once_it_commits(communicator, user,
         user.save()
 
     await sync_to_async(change)()
-    assert await ws.wait_closed(timeout=2) == (CloseCode.NOT_AUTHENTICATED, "Credentials changed.")
+    assert await ws.wait_closed(timeout=scaled(2)) == (
+        CloseCode.NOT_AUTHENTICATED,
+        "Credentials changed.",
+    )
 
 
 @pytest.mark.django_db(transaction=True)

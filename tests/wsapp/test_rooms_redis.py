@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
@@ -14,7 +15,7 @@ from tests.support.timing import scaled
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
 from wsapp.exceptions import LayerUnavailable
-from wsapp.hub.hub import get_hub, stop_hub
+from wsapp.hub.hub import get_hub
 from wsapp.hub.messages import room_group
 from wsapp.hub.store import KEY_PREFIX, RedisStore
 from wsapp.layers import redis_connection
@@ -22,7 +23,7 @@ from wsapp.redis_layer import RedisChannelLayer
 from wsapp.rooms import abroadcast, aonline
 from wsapp.rooms.presence import presence_for, presence_key
 from wsapp.routing import Router, path
-from wsapp.testing import AsyncWebSocketClient
+from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 pytestmark = pytest.mark.redis
 
@@ -43,19 +44,40 @@ async def member(ws: WebSocket, room: str) -> None:
         await presence.leave(room, ws)
 
 
-@pytest.fixture
-def client(redis_layer) -> AsyncWebSocketClient:
-    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=5)
+class Members:
+    """Opens member sessions through one client; :meth:`close_all` (the fixtures' teardown)
+    closes whichever a test left open."""
+
+    def __init__(self, client: AsyncWebSocketClient) -> None:
+        self.client = client
+        self.opened: list[AsyncWebSocketSession] = []
+
+    async def join(self, room: str, user: str) -> AsyncWebSocketSession:
+        session = await self.client.websocket_connect(f"/room/{room}/?user={user}").connect()
+        self.opened.append(session)
+        # Earlier joiners' presence diffs travel through Redis and may arrive after this socket
+        # joined the hub: harmless (diffs are idempotent), skipped here.
+        while (frame := await session.receive_json())["type"] == "presence.diff":
+            pass
+        assert frame == {"type": "joined"}
+        return session
+
+    async def close_all(self) -> None:
+        for session in self.opened:
+            await session.close()
 
 
-async def join(client: AsyncWebSocketClient, room: str, user: str):
-    session = await client.websocket_connect(f"/room/{room}/?user={user}").connect()
-    # Earlier joiners' presence diffs travel through Redis and may arrive after this socket
-    # joined the hub: harmless (diffs are idempotent), skipped here.
-    while (frame := await session.receive_json())["type"] == "presence.diff":
-        pass
-    assert frame == {"type": "joined"}
-    return session
+def member_client() -> AsyncWebSocketClient:
+    return AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=scaled(5))
+
+
+@pytest_asyncio.fixture
+async def members(redis_layer, hub_teardown) -> AsyncIterator[Members]:
+    """Members on the session's Redis; at the end their sockets close, then the hub stops, then
+    the Redis layer is flushed."""
+    joined = Members(member_client())
+    yield joined
+    await joined.close_all()
 
 
 async def group_members(group: str) -> list[str]:
@@ -64,15 +86,15 @@ async def group_members(group: str) -> list[str]:
     return [m.decode() for m in await redis.zrange(layer._group_key(group), 0, -1)]
 
 
-async def test_the_layer_is_wsapps_redis_layer_with_a_blocking_pool(client) -> None:
+async def test_the_layer_is_wsapps_redis_layer_with_a_blocking_pool(members) -> None:
     layer = get_channel_layer()
     assert isinstance(layer, RedisChannelLayer)
     redis = redis_connection(layer, "x")
     assert type(redis.connection_pool).__name__ == "BlockingConnectionPool"
 
 
-async def test_broadcast_over_redis_is_one_group_member_per_process(client) -> None:
-    sessions = [await join(client, "lobby", f"u{i}") for i in range(20)]
+async def test_broadcast_over_redis_is_one_group_member_per_process(members) -> None:
+    sessions = [await members.join("lobby", f"u{i}") for i in range(20)]
     hub = await get_hub()
     assert await group_members(room_group("lobby")) == [hub.channel]
     await abroadcast("lobby", {"type": "note"})
@@ -80,28 +102,24 @@ async def test_broadcast_over_redis_is_one_group_member_per_process(client) -> N
         while (frame := await s.receive_json())["type"] == "presence.diff":
             pass
         assert frame == {"type": "note"}
-    for s in sessions:
-        await s.close()
-    await stop_hub()
 
 
-async def test_presence_is_per_user_across_connections(client) -> None:
-    a1 = await join(client, "lobby", "alice")
-    a2 = await join(client, "lobby", "alice")
-    b = await join(client, "lobby", "bob")
+async def test_presence_is_per_user_across_connections(members) -> None:
+    a1 = await members.join("lobby", "alice")
+    a2 = await members.join("lobby", "alice")
+    b = await members.join("lobby", "bob")
     assert await aonline("lobby") == ["alice", "bob"]
     await a1.close()
     assert await aonline("lobby") == ["alice", "bob"]
     await a2.close()
     assert await aonline("lobby") == ["bob"]
     await b.close()
-    await stop_hub()
 
 
 async def test_expired_entries_of_a_dead_process_are_pruned_and_announced(
-    client, redis_url
+    members, redis_url
 ) -> None:
-    watcher = await join(client, "lobby", "watcher")
+    watcher = await members.join("lobby", "watcher")
     # A process that died without cleaning up: its entry exists, with a deadline in the past.
     layer = get_channel_layer()
     store = RedisStore(layer)
@@ -117,15 +135,13 @@ async def test_expired_entries_of_a_dead_process_are_pruned_and_announced(
     }
     redis = redis_connection(layer, presence_key("lobby"))
     assert await redis.zcard(KEY_PREFIX + presence_key("lobby")) == 1
-    await watcher.close()
-    await stop_hub()
 
 
 async def test_300_sockets_closing_at_once_leave_no_stale_state_and_no_errors(
-    client, caplog
+    members, caplog
 ) -> None:
     caplog.set_level(logging.WARNING)
-    sessions = [await join(client, "churn", f"user{i}") for i in range(300)]
+    sessions = [await members.join("churn", f"user{i}") for i in range(300)]
     assert len(await aonline("churn")) == 300
     await asyncio.gather(*(s.close() for s in sessions))
     hub = await get_hub()
@@ -136,29 +152,37 @@ async def test_300_sockets_closing_at_once_leave_no_stale_state_and_no_errors(
     redis = redis_connection(layer, presence_key("churn"))
     assert await redis.zcard(KEY_PREFIX + presence_key("churn")) == 0
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    await stop_hub()
 
 
 @pytest.fixture
-def own_redis_client(redis_server, settings) -> Iterator[AsyncWebSocketClient]:
-    """The ``client`` fixture on a Redis of this test's own, which it kills and restarts."""
+def own_redis_layer(redis_server, settings) -> Iterator[None]:
+    """``CHANNEL_LAYERS`` on a Redis of this test's own, which it kills and restarts; flushed
+    on teardown if that Redis still runs."""
     from channels.layers import channel_layers
 
     from tests.conftest import redis_layer_settings
 
     settings.CHANNEL_LAYERS = {"default": redis_layer_settings(redis_server.url)}
     channel_layers.backends = {}
-    yield AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]), timeout=scaled(5))
-    if redis_server.proc is not None and redis_server.proc.poll() is None:
+    yield
+    if redis_server.running:
         async_to_sync(get_channel_layer().flush)()
     channel_layers.backends = {}
 
 
+@pytest_asyncio.fixture
+async def own_redis_members(own_redis_layer, hub_teardown) -> AsyncIterator[Members]:
+    """The ``members`` fixture on that own Redis (the hub stops before the layer is flushed)."""
+    joined = Members(member_client())
+    yield joined
+    await joined.close_all()
+
+
 async def test_an_outage_is_logged_once_and_the_hub_rejoins_its_groups_when_redis_is_back(
-    own_redis_client, redis_server, caplog
+    own_redis_members, redis_server, caplog
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="wsapp")
-    watcher = await join(own_redis_client, "lobby", "watcher")
+    watcher = await own_redis_members.join("lobby", "watcher")
     hub = await get_hub()
     redis_server.kill()
     for i in range(20):  # broadcasts in a process with a hub: noted, not raised, not logged
@@ -178,4 +202,3 @@ async def test_an_outage_is_logged_once_and_the_hub_rejoins_its_groups_when_redi
     assert warnings[0].startswith("Channel layer unavailable (")
     assert warnings[1].startswith("Channel layer back after ")
     assert warnings[1].endswith("resyncing 1 local sockets.")
-    await stop_hub()

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.urls import NoReverseMatch
 
+from tests.support.timing import scaled
 from tests.wsapp import routes
 from tests.wsapp.helpers import FakeServer, websocket_scope
 from wsapp.codes import CloseCode
@@ -24,7 +25,7 @@ ROUTES = {"ROUTING": "tests.wsapp.routes"}
 
 @pytest.fixture
 def client() -> AsyncWebSocketClient:
-    return AsyncWebSocketClient(Router(routes.urlpatterns), timeout=2)
+    return AsyncWebSocketClient(Router(routes.urlpatterns), timeout=scaled(2))
 
 
 # -- resolving ---------------------------------------------------------------------------------
