@@ -9,13 +9,13 @@ import pytest
 import pytest_asyncio
 from channels.layers import get_channel_layer
 
-from tests.support.timing import wait_until
+from tests.support.timing import scaled, wait_until
 from tests.wsapp.helpers import StandInSocket
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
 from wsapp.hub.hub import Hub, get_hub
 from wsapp.hub.messages import room_group
-from wsapp.hub.runtime import PerLoop
+from wsapp.hub.runtime import PerLoop, cancel_and_wait
 from wsapp.rooms import abroadcast, aclose
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
@@ -200,3 +200,44 @@ async def _started(services) -> Hub:
     hub = Hub(get_channel_layer(), 5.0, services)
     await hub.start()
     return hub
+
+
+# -- stopping: a dependency that loses a cancellation does not hang the shutdown ---------------
+
+
+async def test_cancel_and_wait_cancels_again_a_task_that_swallowed_the_first_cancel() -> None:
+    swallowed = 0
+
+    async def stubborn() -> None:
+        """As channels_redis's receive does when redis-py turns a cancel into a read timeout:
+        the CancelledError is lost and the next blocking read starts."""
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed += 1
+                current = asyncio.current_task()
+                assert current is not None
+                current.uncancel()
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait([task]), scaled(5))
+    assert task.cancelled()
+    assert swallowed == 1
+
+
+async def test_cancel_and_wait_raises_what_a_task_ended_with() -> None:
+    async def failing() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+
+    task = asyncio.create_task(failing())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="cleanup failed"):
+        await cancel_and_wait([task])

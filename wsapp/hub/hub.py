@@ -31,7 +31,7 @@ from wsapp.exceptions import InvalidStateError, LayerUnavailable, WebSocketDisco
 from wsapp.hub import messages
 from wsapp.hub.messages import room_group, user_group
 from wsapp.hub.recovery import close_all, recover
-from wsapp.hub.runtime import PerLoop
+from wsapp.hub.runtime import PerLoop, cancel_and_wait
 from wsapp.hub.store import TTLStore, store_for
 from wsapp.layers import get_layer
 from wsapp.outage import Outage
@@ -119,12 +119,7 @@ class Hub:
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [*self._tasks, *([self._recovery] if self._recovery else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([*self._tasks, *([self._recovery] if self._recovery else [])])
         for group in list(self.groups):
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group, self.channel)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class Stoppable(Protocol):
@@ -73,3 +73,25 @@ class PerLoop(Generic[T, S]):
         running = self._running.pop(asyncio.get_running_loop(), None)
         if running is not None:
             await running.stop()
+
+
+#: How long a stopping task gets after each cancel before it is cancelled again.
+CANCEL_RECHECK = 0.5
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again any that outlives
+    :data:`CANCEL_RECHECK`; a task that ended with an error raises it here, as awaiting it would.
+
+    Once is not always enough: redis-py can lose a cancellation that lands as its read timeout
+    fires (it reports the timeout, and channels_redis's receive loop starts the next blocking
+    pop), so the hub's reader would block a shutdown for ever on one cancel.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_RECHECK)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]  # as awaiting it would have
