@@ -20,6 +20,7 @@ import logging
 import re
 import warnings
 from collections.abc import Awaitable, Callable
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal, TypeVar
 
 from wsapp import lifecycle
@@ -35,12 +36,15 @@ logger = logging.getLogger("wsapp")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
-#: The hooks' names before they said they were hooks: old name → new name.
-_RENAMED_HOOKS = {
-    "receive_text": "on_text",
-    "receive_bytes": "on_bytes",
-    "receive_raw_json": "on_json_frame",
-}
+#: The hooks' names before they said they were hooks: old name → new name (a constant table,
+#: read when a subclass is defined; nothing registers into it).
+_DEPRECATED_HOOK_NAMES = MappingProxyType(
+    {
+        "receive_text": "on_text",
+        "receive_bytes": "on_bytes",
+        "receive_raw_json": "on_json_frame",
+    }
+)
 
 
 def _shorten(text: str, limit: int = 100) -> str:
@@ -119,7 +123,7 @@ class Consumer:
         super().__init_subclass__(**kwargs)
         cls._events = _registered(cls, "_wsapp_event")
         cls._layer_events = _registered(cls, "_wsapp_layer_event")
-        for old, new in _RENAMED_HOOKS.items():
+        for old, new in _DEPRECATED_HOOK_NAMES.items():
             override = vars(cls).get(old)
             if override is None:
                 continue

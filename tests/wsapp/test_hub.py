@@ -169,7 +169,6 @@ async def test_on_refresh_runs_each_callback_once_per_refresh(started_hub) -> No
 
     hub.on_refresh(renew)
     hub.on_refresh(renew)
-    assert hub.refresh_hooks == [renew]  # the list older callers append to
     await hub.refresh()
     assert calls == [hub]
 

@@ -18,6 +18,7 @@ as a product: presence and the dashboard's stats plug in through :meth:`Hub.on_r
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -54,11 +55,9 @@ ForgetCallback = Callable[[WebSocket], None]
 
 class RoomPresence(Protocol):
     """Room presence as the hub holds it (``Hub.presence``). The hub never calls it: a closed
-    socket leaves presence through :meth:`Hub.on_forget`, and the dashboard reads its events."""
+    socket leaves presence through :meth:`Hub.on_forget`; the dashboard reads its events."""
 
-    def rooms_of(self, ws: WebSocket) -> list[str]: ...
-
-    async def leave(self, room: str, ws: WebSocket) -> None: ...
+    events: collections.deque[dict[str, Any]]
 
 
 class Hub:
@@ -136,11 +135,6 @@ class Hub:
         """Await ``callback(hub)`` on every refresh, after the groups (idempotent)."""
         if callback not in self._on_refresh:
             self._on_refresh.append(callback)
-
-    @property
-    def refresh_hooks(self) -> list[RefreshCallback]:
-        """The :meth:`on_refresh` callbacks, in order (for callers written before it)."""
-        return self._on_refresh
 
     def on_forget(self, callback: ForgetCallback) -> None:
         """Call ``callback(ws)`` whenever :meth:`forget` drops a closed socket (idempotent)."""

@@ -18,7 +18,6 @@ from wsapp.exceptions import LayerUnavailable
 from wsapp.hub.hub import Hub, get_hub
 from wsapp.hub.store import store_for
 from wsapp.layers import get_layer
-from wsapp.rooms.presence import Presence
 
 logger = logging.getLogger("wsapp.hub")
 
@@ -44,7 +43,7 @@ def process_stats(hub: Hub) -> dict[str, Any]:
         channel_full=hub.channel_full,
         layer_outages=hub.outage.outages,
         layer_down=hub.outage.down,
-        events=list(presence.events) if isinstance(presence, Presence) else [],
+        events=list(presence.events) if presence is not None else [],
     )
     return snapshot
 
