@@ -1,6 +1,7 @@
 """Rooms: broadcast, presence and history over the channel layer, O(processes) per message.
 
-The API (``broadcast``/``abroadcast``, ``online``, ``close``, ``kick``, ``close_user``) lives in
+The API (``broadcast``/``abroadcast``, ``broadcast_raw``, ``send_to_user``, ``online``,
+``close``, ``kick``, ``close_user``) lives in
 :mod:`wsapp.rooms.api`; its public names are listed here, once, and resolved on first use, so
 that importing a submodule (the consumer, presence, history) does not load the API and its sync
 bridges. The API module does not import this package: the names cannot go round in a cycle.
@@ -15,18 +16,22 @@ from typing import Any
 
 __all__ = [
     "abroadcast",
+    "abroadcast_raw",
     "aclose",
     "aclose_user",
     "akick",
+    "asend_to_user",
     "aonline",
     "aonline_connections",
     "broadcast",
+    "broadcast_raw",
     "close",
     "close_user",
     "joined",
     "kick",
     "online",
     "online_connections",
+    "send_to_user",
 ]
 #: Old names still served (each warns when called), not part of ``__all__``.
 _DEPRECATED = frozenset({"online_connections_sync"})

@@ -44,6 +44,18 @@ def _echoable(client_id: object) -> bool:
     )
 
 
+def _message_id(frame: dict[str, Any]) -> object:
+    """A held frame's chat message id, if it is a JSON object with one (a raw broadcast is not)."""
+    text = frame.get("text")
+    if not text or '"id"' not in text:
+        return None
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None
+    return decoded.get("id") if isinstance(decoded, dict) else None
+
+
 class RoomConsumer(Consumer):
     """A chat room: history, presence, typing, messages stored before they are acknowledged."""
 
@@ -189,13 +201,14 @@ class RoomConsumer(Consumer):
 
     async def _release(self, history: dict[str, Any]) -> None:
         """Send what the hub held back during the join, minus what history already had."""
+        slug = self.room.slug
         seen = {m["id"] for m in history["messages"]}
         if seen:
-            self.hub.set_floor(self.ws, max(seen))
-        while (text := self.hub.take_held(self.ws)) is not None:
-            if seen and '"id"' in text and json.loads(text).get("id") in seen:
+            self.hub.set_floor(self.ws, slug, max(seen))
+        while (frame := self.hub.take_held(self.ws, slug)) is not None:
+            if seen and _message_id(frame) in seen:
                 continue
-            await self.ws.send_text(text)
+            await self.ws.send_frame(frame)
 
     def _since(self) -> int | None:
         raw = self.ws.query_params.get("since")
