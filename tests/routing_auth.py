@@ -26,6 +26,9 @@ def identity(ws: WebSocket) -> dict[str, Any]:
         "subprotocol": ws.subprotocol,
         "requested": ws.requested_subprotocols,
         "protocol_header": ws.headers.get("sec-websocket-protocol"),
+        # A credential that is not a wsapp token reaches the handler as the client sent it.
+        "authorization": ws.headers.get("authorization"),
+        "query_token": ws.query_params.get("token"),
     }
 
 

@@ -12,3 +12,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Let pytest's caplog see wsapp's log records.
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# README's project-defined token scheme (its API keys live in their own model).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.apikeys"]  # noqa: F405

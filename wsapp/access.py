@@ -10,8 +10,10 @@ A rule is two attributes on the route's target, read once when the route is buil
 
 The decorators only set those attributes (and return the target unchanged), so they work on
 ``Consumer`` classes too. :class:`~wsapp.routing.Endpoint` enforces them, in one place, before
-the handler runs: not logged in → 4401, logged in without a permission → 4403. A token that failed
-(``scope["auth_error"]``, see :mod:`wsapp.auth`) is 4401 on every route, with or without a rule.
+the handler runs: not logged in → 4401, logged in without a permission → 4403. A credential that
+failed is 4401 on every route, with or without a rule: ``scope["auth_error"]`` holds the reason,
+set by wsapp's token middleware (:mod:`wsapp.auth`) for a wsapp token, or by a project's own auth
+middleware for its own scheme — one way to refuse, whoever's the credential.
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
 """Who is connecting: a signed token, else Django's session through channels' own middleware.
 
-``TokenAuthMiddleware`` looks for a token (see :mod:`wsapp.tokens`) in, in this order: a
-``Sec-WebSocket-Protocol`` entry ``wsapp.token.<token>``, an ``Authorization: Bearer <token>``
-header, a ``?token=`` query parameter. A valid one sets ``scope["user"]``; an invalid one sets
-``scope["auth_error"]``, and :mod:`wsapp.access` closes the connection with 4401 — a client that
-presented a credential is told it failed, never served silently as anonymous (or as whoever the
-cookie names).
+``TokenAuthMiddleware`` looks for a wsapp token (see :mod:`wsapp.tokens`) in the carriers
+``WSAPP["TOKEN_CARRIERS"]`` names, in this order: a ``Sec-WebSocket-Protocol`` entry
+``wsapp.token.<token>``, an ``Authorization: Bearer <token>`` header, a ``?token=`` query
+parameter. The first carrier is wsapp's own namespace; the other two are shared with every token
+scheme there is, so there it takes only a credential shaped like a wsapp token
+(:func:`wsapp.tokens.looks_like_token`) and leaves any other — a project's API key, a JWT —
+untouched, for the project's own middleware or handler to read.
+
+A valid token sets ``scope["user"]``; an invalid one sets ``scope["auth_error"]``, and
+:mod:`wsapp.access` closes the connection with 4401 — a client that presented a wsapp token is
+told it failed, never served silently as anonymous (or as whoever the cookie names).
 
 ``SessionAuthMiddleware`` is channels' ``AuthMiddleware`` with one change: a user that an outer
 layer has already established (a token, the test client) is kept, not overwritten by the
@@ -23,10 +28,11 @@ from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 
 from wsapp import lifecycle
+from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
 from wsapp.dbhealth import database_call
 from wsapp.exceptions import DatabaseUnavailable, InvalidToken, WsappError
-from wsapp.tokens import check_token
+from wsapp.tokens import check_token, looks_like_token
 from wsapp.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -118,6 +124,7 @@ def SessionAuthStack(inner: ASGIApp) -> Any:  # noqa: N802 - mirrors channels' A
 class TokenAuthMiddleware:
     """Authenticate a websocket by a signed token, if the client presented one.
 
+    A credential that is not a wsapp token passes through: the scope is as the client sent it.
     Stateless: everything it learns goes into a copy of the scope. Put it outside the session
     stack, which keeps the user it sets.
     """
@@ -151,32 +158,58 @@ class TokenAuthMiddleware:
 
 
 def _take_token(scope: Scope) -> tuple[str | None, bool]:
-    """Find the token in its carriers, in order, and take the subprotocol one out of ``scope``.
+    """Find the token in the carriers ``WSAPP["TOKEN_CARRIERS"]`` names, in order, and take the
+    subprotocol one out of ``scope``.
 
     Returns the token (``None`` when there is none) and whether the client offered the bare
     ``wsapp.token`` marker beside a token entry.
     """
-    offered = list(scope.get("subprotocols") or ())
-    if any(p.startswith(TOKEN_SUBPROTOCOL_PREFIX) for p in offered):
-        tokens = [p[len(TOKEN_SUBPROTOCOL_PREFIX) :] for p in offered if _is_token_entry(p)]
-        scope["subprotocols"] = [p for p in offered if not _is_token_entry(p)]
-        scope["headers"] = _without_token_entries(scope.get("headers") or [])
-        marker = TOKEN_SUBPROTOCOL in scope["subprotocols"]
-        if marker:
-            scope["subprotocols"].remove(TOKEN_SUBPROTOCOL)
-        return tokens[0], marker
+    carriers = get_settings()["TOKEN_CARRIERS"]
+    if "subprotocol" in carriers and any(map(_is_token_entry, scope.get("subprotocols") or ())):
+        return _take_subprotocol_token(scope)
+    if "header" in carriers:
+        token = _bearer_token(scope)
+        if token is not None:
+            return token, False
+    if "query" in carriers:
+        return _query_token(scope), False
+    return None, False
+
+
+def _take_subprotocol_token(scope: Scope) -> tuple[str, bool]:
+    """The ``wsapp.token.<token>`` entry: wsapp's own namespace, so whatever follows the prefix
+    is taken as a wsapp token (a forged one gets its 4401), and removed from the scope."""
+    offered = list(scope["subprotocols"])
+    tokens = [p[len(TOKEN_SUBPROTOCOL_PREFIX) :] for p in offered if _is_token_entry(p)]
+    scope["subprotocols"] = [p for p in offered if not _is_token_entry(p)]
+    scope["headers"] = _without_token_entries(scope.get("headers") or [])
+    marker = TOKEN_SUBPROTOCOL in scope["subprotocols"]
+    if marker:
+        scope["subprotocols"].remove(TOKEN_SUBPROTOCOL)
+    return tokens[0], marker
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    """The first ``Authorization: Bearer`` credential shaped like a wsapp token. Any other
+    (a project's API key, a JWT) is the project's business: left where it is, untried."""
     for name, value in scope.get("headers") or ():
         if name.lower() == b"authorization":
             scheme, _, credentials = value.decode("latin-1").strip().partition(" ")
-            if scheme.lower() == "bearer":
-                return credentials.strip(), False
+            if scheme.lower() == "bearer" and looks_like_token(credentials.strip()):
+                return credentials.strip()
+    return None
+
+
+def _query_token(scope: Scope) -> str | None:
+    """The first ``?token=`` value shaped like a wsapp token; any other is left to the handler."""
     query = scope.get("query_string") or b""
-    if b"token=" in query:  # cheap test before parsing: most connections carry no token
-        text = query.decode("latin-1") if isinstance(query, bytes) else query
-        for key, value in parse_qsl(text, keep_blank_values=True):
-            if key == "token":
-                return value, False
-    return None, False
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    if "token=" not in text:  # cheap test before parsing: most connections carry no token
+        return None
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        if key == "token" and looks_like_token(value):
+            return value
+    return None
 
 
 def _is_token_entry(protocol: str) -> bool:

@@ -20,6 +20,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
 
 from wsapp.conf import DEFAULTS, get_settings, parse_rate
+from wsapp.tokens import CARRIERS
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 
@@ -65,6 +66,15 @@ def _ip_networks(value: Any) -> bool:
     return True
 
 
+def _carriers(value: Any) -> bool:
+    """A list of distinct carrier names: a bare string would be read letter by letter."""
+    return (
+        isinstance(value, list | tuple)
+        and all(isinstance(c, str) and c in CARRIERS for c in value)
+        and len(set(value)) == len(value)
+    )
+
+
 #: key → (test, what a valid value is)
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ALLOWED_ORIGINS": (_optional(_origins), "None or a list of origin patterns"),
@@ -83,6 +93,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "HISTORY_MAX_REPLAY": (_positive_int, "a positive integer"),
     "PRESENCE_TTL": (_positive_number, "a positive number of seconds"),
     "TOKEN_MAX_AGE": (_positive_int, "a positive number of seconds"),
+    "TOKEN_CARRIERS": (
+        _carriers,
+        "a list of distinct names from 'subprotocol', 'header', 'query' (or [] for no tokens)",
+    ),
     "PING_INTERVAL": (_positive_number, "a positive number of seconds"),
     "PING_TIMEOUT": (_positive_number, "a positive number of seconds"),
     "COMPRESSION": (lambda v: isinstance(v, bool), "True or False"),

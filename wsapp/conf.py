@@ -63,6 +63,11 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_TTL": 30,
     # Lifetime of the signed connection tokens that ``/wsapp/token/`` hands out, in seconds.
     "TOKEN_MAX_AGE": 3600,
+    # Where the token middleware looks for a wsapp token, in this order: a ``wsapp.token.<t>``
+    # subprotocol entry, ``Authorization: Bearer``, ``?token=``. In the last two it takes only a
+    # credential shaped like a wsapp token; any other passes through to the project's code.
+    # Leave "query" out to keep tokens out of URLs (and logs); ``[]`` turns wsapp tokens off.
+    "TOKEN_CARRIERS": ["subprotocol", "header", "query"],
     # Protocol-level keepalive under ``manage.py serve``: ping every N s, drop after M s silent.
     "PING_INTERVAL": 20,
     "PING_TIMEOUT": 30,

@@ -8,11 +8,19 @@ Nothing is stored server-side: a token lives until ``WSAPP["TOKEN_MAX_AGE"]`` ru
 Tokens use ``.`` as the separator, so they contain only ``[A-Za-z0-9_.-]``: valid in a
 ``Sec-WebSocket-Protocol`` entry (RFC 6455 §4.1 requires an HTTP token, and ``:`` is not one), in
 an ``Authorization`` header and in a query string, with no escaping.
+
+A token also has a shape no other credential has (:func:`looks_like_token`): three ``.``-separated
+parts, the first base64 of a JSON array (``WyI``/``WyJ``: a JWT's starts ``eyJ``, an object), the
+second a base-62 timestamp, the third a 43-character HMAC-SHA256. That is how the auth middleware
+tells a wsapp token in ``Authorization: Bearer`` or ``?token=`` from a project's own credential,
+which it leaves alone. The shape is the one wsapp has always issued: no token in flight, and no
+process of an older release in a rolling deploy, meets a new format.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -26,17 +34,24 @@ from wsapp.exceptions import InvalidToken
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
-__all__ = ["check_token", "make_token", "token_max_age", "user_for_token"]
+__all__ = ["check_token", "looks_like_token", "make_token", "token_max_age", "user_for_token"]
 
 #: Namespaces the signature, so no other signed value of the project passes for a token.
 SALT = "wsapp.tokens"
 SEPARATOR = "."
 #: Tokens are ~100 characters; refuse to decode anything much larger.
 MAX_TOKEN_LENGTH = 512
+#: Where a client may carry a token, in the order the auth middleware looks (``TOKEN_CARRIERS``).
+CARRIERS = ("subprotocol", "header", "query")
+#: What :func:`make_token` produces: ``b64(json list).b62(timestamp).b64(hmac-sha256)``. JSON
+#: escapes non-ASCII, so the array's first string starts with a byte < 0x80: ``WyI`` or ``WyJ``.
+TOKEN_SHAPE = re.compile(r"Wy[IJ][A-Za-z0-9_-]*\.[0-9A-Za-z]{1,12}\.[A-Za-z0-9_-]{43}")
 
 
 def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=SALT, sep=SEPARATOR)
+    # The algorithm is named, not Django's default: the 43-character signature is part of
+    # TOKEN_SHAPE, which must not change under a Django upgrade.
+    return signing.TimestampSigner(salt=SALT, sep=SEPARATOR, algorithm="sha256")
 
 
 def _fingerprint(user: AbstractBaseUser) -> str:
@@ -90,6 +105,15 @@ def check_token(token: str) -> AbstractBaseUser:
     if not constant_time_compare(fingerprint, _fingerprint(user)):
         raise InvalidToken("Token no longer valid.")
     return user  # type: ignore[no-any-return]
+
+
+def looks_like_token(credential: str) -> bool:
+    """Whether ``credential`` has the shape of a wsapp token, valid or not (no signature check).
+
+    A tampered, expired or revoked wsapp token still has it (and is refused); a project's API key,
+    a JWT or an opaque OAuth token does not (and is not wsapp's to judge).
+    """
+    return len(credential) <= MAX_TOKEN_LENGTH and TOKEN_SHAPE.fullmatch(credential) is not None
 
 
 def user_for_token(token: str) -> AbstractBaseUser | None:

@@ -88,10 +88,10 @@ async def page(site: tuple[ServerProcess, dict[str, Any]]) -> AsyncIterator[Any]
         await browser.close()
 
 
-async def open_socket(page: Any, server: ServerProcess, protocols: list[str]) -> Any:
-    return await page.evaluate(
-        OPEN_SOCKET, {"url": server.url("/ws/whoami/"), "protocols": protocols}
-    )
+async def open_socket(
+    page: Any, server: ServerProcess, protocols: list[str], path: str = "/ws/whoami/"
+) -> Any:
+    return await page.evaluate(OPEN_SOCKET, {"url": server.url(path), "protocols": protocols})
 
 
 async def test_a_browser_connects_with_the_token_and_the_marker(site, page) -> None:
@@ -108,6 +108,20 @@ async def test_a_browser_sees_4401_for_a_bad_token(site, page) -> None:
     server, _ = site
     result = await open_socket(page, server, ["wsapp.token", "wsapp.token.forged"])
     assert (result["code"], result["reason"]) == (CloseCode.NOT_AUTHENTICATED, "Invalid token.")
+
+
+async def test_the_pages_own_url_token_reaches_the_handler_beside_the_wsapp_token(site, page):
+    # A browser can carry a credential of the project's own only in the URL: wsapp leaves it be.
+    server, creds = site
+    own = "sk_page-" + "x" * 20
+    result = await open_socket(
+        page,
+        server,
+        ["wsapp.token", f"wsapp.token.{creds['member_token']}"],
+        f"/ws/whoami/?token={own}",
+    )
+    assert (result["first"]["user"], result["first"]["query_token"]) == (creds["member"], own)
+    assert result["protocol"] == "wsapp.token"
 
 
 async def test_without_the_marker_a_browser_fails_the_handshake(site, page) -> None:

@@ -8,8 +8,11 @@ reads, and tokens and sessions must be made against the server's users and ``SEC
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 PASSWORD = "e2e-password-1"  # only the admin user has a usable password: PBKDF2 is slow
@@ -71,6 +74,21 @@ def main(prefix: str) -> dict[str, Any]:
         "session_cookie": f"{settings.SESSION_COOKIE_NAME}={session}",
         "session_cookie_name": settings.SESSION_COOKIE_NAME,
     }
+
+
+def run(module: str, prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """Run a setup ``module`` (this one, or one built on it) in a server's environment ``env``;
+    the credentials it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, prefix],
+        cwd=Path(__file__).resolve().parents[2],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":

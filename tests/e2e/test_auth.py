@@ -11,11 +11,10 @@ import asyncio
 import json
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from http.cookiejar import CookieJar
+from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import urlencode
@@ -25,7 +24,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.servers import PROJECT_ROOT, ServerProcess, running_server, serve_command, server_env
+from tests.e2e import auth_setup
+from tests.e2e.servers import ServerProcess, running_server, serve_command, server_env
+from tests.support.credentials import JWT
 from tests.support.timing import scaled
 from wsapp.codes import CloseCode
 
@@ -47,25 +48,22 @@ def server(
 ) -> Iterator[ServerProcess]:
     """One ``manage.py serve`` for the module's tests (they do not change its state)."""
     log = tmp_path_factory.mktemp("auth-server") / "serve.log"
-    with running_server(serve_command, server_env(SETTINGS, e2e_database_url), log) as process:
+    yield from serve_cleanly(SETTINGS, e2e_database_url, log)
+
+
+def serve_cleanly(settings: str, database_url: str, log: Path) -> Iterator[ServerProcess]:
+    """``manage.py serve`` with ``settings`` while the caller yields; then its output must show
+    that every refusal was a close code: nothing crashed on the way (no 500, no 1011)."""
+    with running_server(serve_command, server_env(settings, database_url), log) as process:
         yield process
-    # Every refusal above was a close code: nothing crashed on the way (no 500, no 1011).
     assert "Traceback" not in process.output(), process.output()
 
 
 @pytest.fixture(scope="module")
 def creds(e2e_database_url: str) -> dict[str, Any]:
     """Users (member, staff with ``auth.view_user``, admin) and their tokens and session."""
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.auth_setup", f"auth-{secrets.token_hex(4)}"],
-        cwd=PROJECT_ROOT,
-        env=server_env(SETTINGS, e2e_database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    env = server_env(SETTINGS, e2e_database_url)
+    return auth_setup.run("tests.e2e.auth_setup", f"auth-{secrets.token_hex(4)}", env)
 
 
 def dial(server: ServerProcess, path: str, **options: Any) -> Any:
@@ -156,10 +154,31 @@ async def test_a_failed_token_closes_4401_with_its_reason(
 
 async def test_a_failed_token_is_not_rescued_by_a_good_session(server, creds) -> None:
     headers = {"Cookie": creds["session_cookie"]}
-    assert await refusal(server, "/ws/whoami/?token=forged", additional_headers=headers) == (
+    path = f"/ws/whoami/?token={creds['stale_token']}"
+    assert await refusal(server, path, additional_headers=headers) == (
         CloseCode.NOT_AUTHENTICATED,
-        "Invalid token.",
+        "Token no longer valid.",
     )
+
+
+# -- credentials that are not wsapp tokens: the project's, untouched -----------------------------
+
+
+async def test_a_foreign_bearer_credential_reaches_the_handler_untouched(server, creds) -> None:
+    headers = {"Authorization": f"Bearer {JWT}", "Cookie": creds["session_cookie"]}
+    identity, _, _ = await whoami(server, additional_headers=headers)
+    assert (identity["user"], identity["auth_method"]) == (creds["member"], None)  # the session's
+    assert identity["authorization"] == f"Bearer {JWT}"
+
+
+async def test_a_foreign_query_token_reaches_the_handler_untouched(server) -> None:
+    identity, _, _ = await whoami(server, f"/ws/whoami/?token={JWT}")
+    assert (identity["user"], identity["query_token"]) == (None, JWT)
+
+
+async def test_a_foreign_credential_on_a_login_route_is_no_credential(server) -> None:
+    headers = {"Authorization": f"Bearer {JWT}"}
+    assert await refusal(server, "/ws/members/", additional_headers=headers) == NOT_AUTHENTICATED
 
 
 # -- sessions -----------------------------------------------------------------------------------

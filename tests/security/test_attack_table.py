@@ -151,9 +151,11 @@ CREDENTIALS: list[Any] = [
         (CloseCode.NOT_AUTHENTICATED, "Invalid token."),
         id="token-signed-by-another-key",
     ),
+    # Not shaped like a wsapp token, so not wsapp's to judge: it passes through, and the connection
+    # is as anonymous as it would be without it (never the credential's claimed user).
     pytest.param(
         lambda v: {"Authorization": "Bearer " + secrets.token_urlsafe(40)},
-        (CloseCode.NOT_AUTHENTICATED, "Invalid token."),
+        (CloseCode.NOT_AUTHENTICATED, "Log in to read '{public}'."),
         id="random-token",
     ),
     # A session the server does not know is anonymous, and the demo's rooms are not for

@@ -11,12 +11,14 @@ from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.urls import reverse
 
+from tests.support.credentials import FOREIGN, tampered
 from wsapp.exceptions import InvalidToken
 from wsapp.tokens import (
     MAX_TOKEN_LENGTH,
     SALT,
     _fingerprint,
     check_token,
+    looks_like_token,
     make_token,
     user_for_token,
 )
@@ -133,6 +135,61 @@ def test_a_deleted_user_has_no_valid_token(user) -> None:
 def test_no_token_for_an_anonymous_user() -> None:
     with pytest.raises(ValueError, match="not a saved, real user"):
         make_token(AnonymousUser())
+
+
+# -- the shape: how a wsapp token is told from a project's own credential -----------------------
+
+
+def test_a_token_looks_like_a_token(user) -> None:
+    assert looks_like_token(make_token(user))
+
+
+@pytest.mark.parametrize("pk", ["1", "", "a1b2c3", "Ω-unicode", "~", "123e4567-e89b-12d3"])
+def test_the_shape_holds_for_any_primary_key(pk: str) -> None:
+    # A project's user model may have a string or UUID key: the array's first string varies.
+    signed = signing.TimestampSigner(salt=SALT, sep=".").sign_object([pk, "f" * 20])
+    assert looks_like_token(signed)
+
+
+def test_a_refused_token_still_looks_like_one(user, monkeypatch, settings) -> None:
+    """Tampered, expired or revoked, it is still a wsapp token: refused, never passed on."""
+    settings.WSAPP = {**settings.WSAPP, "TOKEN_MAX_AGE": 60}
+    _backdate(monkeypatch, 61)
+    expired = make_token(user)
+    monkeypatch.undo()
+    revoked = make_token(user)
+    user.set_password("a-new-password")
+    user.save()
+    good = make_token(user)
+    for token in (expired, revoked, tampered(good)):
+        assert looks_like_token(token), token
+        with pytest.raises(InvalidToken):
+            check_token(token)
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        *FOREIGN,
+        pytest.param("", id="empty"),
+        pytest.param("gAAAAABnY2ZhbWFuZGF0b3J5LWZlcm5ldA==", id="fernet"),
+        pytest.param("v4.local.c2VjcmV0LXBheWxvYWQ", id="paseto"),
+        pytest.param("123e4567-e89b-12d3-a456-426614174000", id="uuid"),
+        pytest.param("WyIxIl0:1xYeXS:" + "s" * 43, id="django-signing-default-separator"),
+        pytest.param("WyIxIl0.1xYeXS." + "s" * 42, id="short-signature"),
+        pytest.param("WyIxIl0.1xYeXS." + "s" * 43 + ".x", id="a-fourth-part"),
+        pytest.param("eyJ1c2VyIjoxfQ.1xYeXS." + "s" * 43, id="signed-object-not-array"),
+        pytest.param("WyIxIl0.1xYeXS." + "s" * 43 + " ", id="trailing-space"),
+    ],
+)
+def test_other_credentials_do_not_look_like_a_token(credential: str) -> None:
+    assert not looks_like_token(credential)
+
+
+def test_an_oversize_credential_is_not_a_token(user) -> None:
+    token = make_token(user)
+    padded = token.replace(".", "A" * MAX_TOKEN_LENGTH + ".", 1)
+    assert looks_like_token(token) and not looks_like_token(padded)
 
 
 # -- the view ---------------------------------------------------------------------------------
