@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("django", "channels", "daphne", "channels-redis", "uvicorn", "websockets", "starlette")
+PACKAGES = (
+    "django", "channels", "daphne", "channels-redis", "uvicorn", "websockets", "starlette",
+    "uvloop", "picows",
+)
 
 
 def versions() -> dict[str, str]:

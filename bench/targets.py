@@ -19,6 +19,8 @@ UVICORN = (
 )  # fmt: skip
 SERVE = ("{python}", "manage.py", "serve", "--host", "127.0.0.1", "--port", "{port}", "-v", "0")
 WEBSOCKETS = ("{python}", "-m", "bench.servers.websockets_server", "--port", "{port}")
+UVLOOP_FLOOR = ("{python}", "-m", "bench.servers.uvloop_floor", "--port", "{port}")
+PICOWS = ("{python}", "-m", "bench.servers.picows_server", "--port", "{port}")
 
 CHANNELS_APP = "bench.servers.channels_app:application"
 CHANNELS_ENV = {"DJANGO_SETTINGS_MODULE": "bench.servers.channels_settings"}
@@ -81,6 +83,9 @@ TARGETS: tuple[Target, ...] = (
     Target("starlette@uvicorn", (*UVICORN, "bench.servers.starlette_app:app"), "/ws/echo/",
            "echo"),
     Target("websockets", WEBSOCKETS, "/ws/echo/", "echo", note="pure-Python ceiling"),
+    Target("uvloop-floor", UVLOOP_FLOOR, "/ws/echo/", "echo",
+           note="raw asyncio.Protocol on uvloop: the Python floor"),
+    Target("picows", PICOWS, "/ws/echo/", "echo", note="C frame path on uvloop"),
     # JSON echo: {"type": "echo", "data": ...} decoded, dispatched, encoded
     Target("channels-json@daphne", (*DAPHNE, CHANNELS_APP), "/ws/json-echo/", "json",
            CHANNELS_ENV, anchor=True, note="AsyncJsonWebsocketConsumer"),
@@ -94,6 +99,10 @@ TARGETS: tuple[Target, ...] = (
            "/ws/room/{room}/", "fanout", note="loop over sockets, no layer"),
     Target("websockets-broadcast", WEBSOCKETS, "/ws/room/{room}/", "fanout",
            note="broadcast(), no layer"),
+    Target("uvloop-floor-room", UVLOOP_FLOOR, "/ws/room/{room}/", "fanout",
+           note="one frame, one transport.write per member"),
+    Target("picows-room", PICOWS, "/ws/room/{room}/", "fanout",
+           note="one encode, WSTransport.send per member"),
     Target("channels-group@daphne×2", (*DAPHNE, CHANNELS_APP), "/ws/room/{room}/", "fanout",
            CHANNELS_ENV, anchor=True, procs=2, layer="redis", note="group_send, channels_redis"),
     # wsapp rooms: the demo's /ws/broadcast/<room>/ (an async def handler, rooms.joined and
