@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "django", "channels", "daphne", "channels-redis", "uvicorn", "websockets", "starlette",
-    "uvloop", "picows",
+    "django",
+    "channels",
+    "daphne",
+    "channels-redis",
+    "uvicorn",
+    "websockets",
+    "starlette",
+    "uvloop",
+    "picows",
 )
 
 
