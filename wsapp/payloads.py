@@ -91,7 +91,8 @@ class PayloadMethods:
         the connection with 4400 at the next call, as a Consumer's malformed messages do.
         """
         limits = self.limits
-        limits.check_refused()
+        if limits.refused_in_a_row:  # the common case pays one test, not a call
+            limits.check_refused()
         try:
             value = read(await self._receive_data(timeout))
         except (InvalidPayload, UnsupportedData):

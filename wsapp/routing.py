@@ -6,11 +6,11 @@
 connection's path once, at the handshake.
 
 A route's target is an ``async def handler(ws, **params)``, a ``wsapp.Consumer`` subclass, or a
-Channels consumer (its class or ``as_asgi()``). Every socket has the route's parameters as
-``ws.path_params``; a handler gets them as arguments too, but only those its signature takes, so
-a Starlette-style ``async def endpoint(ws)`` works on any route. Whatever it is, its :class:`Endpoint` enforces the
+Channels consumer (its class or ``as_asgi()``). Whatever it is, its :class:`Endpoint` enforces the
 route's access rules, builds the socket with the process's connection registry, and closes it as
-:func:`wsapp.lifecycle.run` says its handler's outcome requires.
+:func:`wsapp.lifecycle.run` says its handler's outcome requires. Every socket has the route's
+parameters as ``ws.path_params``; a handler gets them as arguments too, but only those its
+signature takes, so a Starlette-style ``async def endpoint(ws)`` works on any route.
 """
 
 from __future__ import annotations

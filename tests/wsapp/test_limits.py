@@ -13,7 +13,7 @@ from wsapp import connection
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
-from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.exceptions import BadRequest, MessageTooBig, RateLimited
 from wsapp.limits import (
     RATE_LIMITED_FRAME,
     ConnectionLimits,
@@ -21,6 +21,7 @@ from wsapp.limits import (
     TokenBucket,
     UserRateLimit,
     connection_limiter,
+    measure,
 )
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
@@ -274,3 +275,32 @@ async def test_a_stopped_idle_deadline_never_fires() -> None:
     limits.stop()
     await asyncio.sleep(0.03)
     assert (expired, limits.idle) == ([], None)
+
+
+# -- refused frames in a row, and sizing a frame that is not UTF-8 -------------------------------
+
+
+def test_refused_frames_in_a_row_meet_max_refused_with_4400() -> None:
+    limits = ConnectionLimits(max_refused=2)
+    limits.refused_in_a_row = 1
+    limits.check_refused()  # one below the limit: read on
+    limits.refused_in_a_row = 2
+    with pytest.raises(BadRequest) as info:
+        limits.check_refused()
+    assert (info.value.code, info.value.reason) == (
+        CloseCode.BAD_REQUEST,
+        "2 malformed messages in a row.",
+    )
+
+
+def test_without_max_refused_any_number_is_read_on() -> None:
+    limits = ConnectionLimits()
+    limits.refused_in_a_row = 10**6
+    limits.check_refused()
+
+
+def test_measure_sizes_text_that_is_not_utf8_and_says_why() -> None:
+    assert measure({"text": "é"}) == (2, None)
+    assert measure({"bytes": b"abc"}) == (3, None)
+    size, error = measure({"text": "a\ud800"})
+    assert size == 4 and isinstance(error, UnicodeEncodeError)  # a surrogate is three bytes
