@@ -25,7 +25,7 @@ from wsapp.exceptions import (
     WebSocketDisconnect,
 )
 from wsapp.handshake import Address, HandshakeData, encode_headers
-from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits, payload_size
+from wsapp.limits import ConnectionLimits, measure, payload_size
 from wsapp.payloads import PayloadMethods
 from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
@@ -213,7 +213,8 @@ class WebSocket(HandshakeData, PayloadMethods):
             TimeoutError: nothing arrived within ``timeout`` seconds.
             MessageTooBig: the message is over ``WSAPP["MAX_MESSAGE_SIZE"]``.
             RateLimited: over ``RATE_LIMIT`` or ``RATE_LIMIT_PER_USER`` past the grace (4429); within
-                the grace, frames over the limit are dropped and answered with an error frame.
+                the grace, frames over the limit are dropped and answered with the endpoint's
+                ``ws.limits.drop_notice`` (a Consumer's ``error`` frame; by default nothing).
             WebSocketDisconnect: the peer had already gone before this call.
         """
         if self.client_state is DISCONNECTED:
@@ -231,8 +232,8 @@ class WebSocket(HandshakeData, PayloadMethods):
                     user_rate is None or await user_rate.allow(self.last_activity)
                 ):
                     return message
-                if self.application_state is CONNECTED:
-                    await self.send_frame({"type": "websocket.send", "text": RATE_LIMITED_FRAME})
+                if self.limits.drop_notice is not None and self.application_state is CONNECTED:
+                    await self.send(self.limits.drop_notice)
             elif kind == "websocket.disconnect":
                 # RFC 6455 §7.1.5: a close without a status code reads as 1005.
                 self.close_code = message.get("code") or CloseCode.NO_STATUS_RECEIVED
@@ -254,19 +255,21 @@ class WebSocket(HandshakeData, PayloadMethods):
         it. Synchronous, so a frame pays no extra await; the user's shared rate is asked apart.
 
         Raises:
-            InvalidPayload: text that is not UTF-8 (1007).
+            InvalidPayload: text that is not UTF-8 (1007), once counted and within this
+                connection's limits (a handler may catch it and read on: a flood is limited).
             MessageTooBig, RateLimited: from :meth:`ConnectionLimits.admit`.
         """
         self.last_activity = now = _now()
-        try:
-            size = payload_size(message)
-        except UnicodeEncodeError as exc:
-            # RFC 6455 §8.1: a text frame must be UTF-8; a server that let a lone
-            # surrogate through handed us text nothing downstream can write.
-            raise InvalidPayload("A text frame that is not valid UTF-8.") from exc
+        size, not_utf8 = measure(message)
         self.messages_received += 1
         self.bytes_received += size
-        return self.limits.admit(size, now)
+        if not self.limits.admit(size, now):
+            return False
+        if not_utf8 is not None:
+            # RFC 6455 §8.1: a text frame must be UTF-8; a server that let a lone
+            # surrogate through handed us text nothing downstream can write.
+            raise InvalidPayload("A text frame that is not valid UTF-8.") from not_utf8
+        return True
 
     async def _receive_data(self, timeout: float | None) -> Message:
         if self.application_state is CONNECTING:

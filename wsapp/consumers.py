@@ -29,6 +29,7 @@ from wsapp.conf import get_settings
 from wsapp.connection import CONNECTED, WebSocket
 from wsapp.exceptions import BadRequest, InvalidMessage, InvalidText, UnsupportedData
 from wsapp.layers import get_layer
+from wsapp.limits import RATE_LIMITED_FRAME
 
 __all__ = ["Consumer", "event", "layer_event"]
 
@@ -138,6 +139,10 @@ class Consumer:
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.scope = ws.scope
+        # A message dropped over a rate limit is answered in this protocol's own JSON, in its
+        # frame type; a subclass for another protocol sets its own notice (or None) in connect().
+        notice = RATE_LIMITED_FRAME
+        ws.limits.drop_notice = notice if self.json_mode == "text" else notice.encode()
         self._invalid_in_a_row = 0
         self._errors = lifecycle.HandlerErrorLog(type(self).__qualname__)
 

@@ -7,7 +7,8 @@
     └── CloseConnection(code, reason)         raise it to end the connection with that code
         ├── FrameError                        a frame the handler cannot use
         │   ├── UnsupportedData               1003: text where bytes were expected, or back
-        │   ├── InvalidPayload                1007: bad JSON or UTF-8
+        │   │                                 (also a TypeError)
+        │   ├── InvalidPayload                1007: bad JSON or UTF-8 (also a ValueError)
         │   └── MessageTooBig                 1009: over WSAPP["MAX_MESSAGE_SIZE"]
         ├── Reject                            a refusal (accepted, then closed: browsers
         │   │                                 cannot read a handshake's HTTP status)
@@ -22,6 +23,13 @@
         │   ├── LayerUnavailable              1013: the channel layer (Redis) is away; retry
         │   └── DatabaseUnavailable           1013: the database is away; retry
         └── BadRequest                        4400: repeated malformed protocol messages
+
+``UnsupportedData`` is also a ``TypeError`` and ``InvalidPayload`` a ``ValueError`` (as
+``InvalidStateError`` is a ``RuntimeError``), because that is what code ported from Starlette,
+Sanic, Quart, BlackSheep or ``websockets`` catches around ``receive_json()`` to answer one bad
+frame and read on. Caught, the frame is consumed and the connection stays open;
+``MAX_INVALID_FRAMES`` such refusals in a row end it with 4400 (``BadRequest``) at the next
+receive. Uncaught, each still closes with its own code.
 
 ``InvalidText`` (also a ``ValueError``) is what the default JSON codec raises for text that no UTF-8
 encoder can write, such as a lone surrogate; a Consumer answers it with ``invalid_message``.
@@ -84,12 +92,16 @@ class FrameError(CloseConnection):
     """A frame the handler cannot use; uncaught, it closes the connection with its code."""
 
 
-class UnsupportedData(FrameError):
+class UnsupportedData(FrameError, TypeError):
+    """A text frame where binary was expected, or the reverse: the frame was read and is gone."""
+
     code = CloseCode.UNSUPPORTED_DATA
     default_reason = "Unsupported frame type."
 
 
-class InvalidPayload(FrameError):
+class InvalidPayload(FrameError, ValueError):
+    """Not JSON, or text that is not UTF-8: the frame was read and is gone."""
+
     code = CloseCode.INVALID_PAYLOAD
     default_reason = "Invalid payload."
 

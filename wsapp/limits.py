@@ -1,4 +1,5 @@
-"""Per-frame policy: message size, rate limits (per connection and per user), the idle deadline.
+"""Per-frame policy: message size, rate limits (per connection and per user), the idle deadline,
+and how many refused frames in a row a connection may send.
 
 Each connection holds one :class:`ConnectionLimits`, built from the settings when it is created;
 ``WebSocket.receive()`` asks it about every incoming data frame. A message over
@@ -6,8 +7,10 @@ Each connection holds one :class:`ConnectionLimits`, built from the settings whe
 
 The rate limits are token buckets with a grace before a flooder is cut off.
 Within the rate (plus the burst) a frame passes. Over it, the frame is dropped and the client is
-told so with an ``error`` frame (``rate_limited``): a client that bursts now and then loses a few
-messages, not its connection. A client still over the limit ``RATE_LIMIT_GRACE`` seconds after it
+told so with the endpoint's ``drop_notice``: a ``wsapp.Consumer`` speaks the JSON wire protocol,
+so it sets the ``error`` frame (``rate_limited``); a plain ``async def`` handler's protocol is
+its own, so it sends nothing unless it sets a notice. A client that bursts now and then loses a
+few messages, not its connection. A client still over the limit ``RATE_LIMIT_GRACE`` seconds after it
 first went over is closed with 4429. With a limit unset a connection has no limiter for it, and
 the hot path pays one ``is None`` test per limit that is off.
 """
@@ -22,7 +25,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from wsapp.conf import parse_rate
-from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.exceptions import BadRequest, MessageTooBig, RateLimited
 from wsapp.types import Message
 
 __all__ = [
@@ -33,11 +36,12 @@ __all__ = [
     "TokenBucket",
     "UserRateLimit",
     "connection_limiter",
+    "measure",
     "payload_size",
 ]
 
-#: The ``error`` frame a dropped message is answered with (the client wire protocol's), encoded
-#: once: a flood must not cost a JSON encode per dropped frame.
+#: The ``error`` frame a Consumer's dropped message is answered with (the client wire
+#: protocol's), encoded once: a flood must not cost a JSON encode per dropped frame.
 RATE_LIMITED_FRAME = json.dumps(
     {"type": "error", "code": "rate_limited", "message": "Rate limit exceeded; message dropped."}
 )
@@ -53,6 +57,16 @@ def payload_size(message: Message) -> int:
     if text is None:
         return len(message.get("bytes") or b"")
     return len(text) if text.isascii() else len(text.encode())
+
+
+def measure(message: Message) -> tuple[int, UnicodeEncodeError | None]:
+    """A received frame's payload size and, for text that is not UTF-8 (a lone surrogate), why:
+    such a frame is sized (its surrogates as three bytes each) and limited like any other before
+    it is refused, because a handler may catch the refusal and read on."""
+    try:
+        return payload_size(message), None
+    except UnicodeEncodeError as exc:
+        return len(message["text"].encode("utf-8", "surrogatepass")), exc
 
 
 class TokenBucket:
@@ -200,9 +214,26 @@ class ConnectionLimits:
         rate: this connection's own :class:`RateLimiter`.
         user_rate: the bucket all of the user's connections share, attached at accept by
             whoever knows the user (:meth:`share_user_rate`).
+        max_refused: frames refused in a row (``MAX_INVALID_FRAMES``) before 4400.
+
+    Attributes:
+        drop_notice: the frame (``str``: text, ``bytes``: binary) that answers a message dropped
+            over a rate limit, or ``None`` to answer nothing. A ``wsapp.Consumer`` sets the JSON
+            ``error`` frame (:data:`RATE_LIMITED_FRAME`); a plain handler may set its own.
+        refused_in_a_row: data frames that ``receive_text/bytes/json`` refused in a row
+            (``UnsupportedData``, ``InvalidPayload``), which a handler may catch and read on.
     """
 
-    __slots__ = ("idle", "idle_timeout", "max_size", "rate", "user_rate")
+    __slots__ = (
+        "drop_notice",
+        "idle",
+        "idle_timeout",
+        "max_refused",
+        "max_size",
+        "rate",
+        "refused_in_a_row",
+        "user_rate",
+    )
 
     def __init__(
         self,
@@ -210,18 +241,28 @@ class ConnectionLimits:
         idle_timeout: float | None = None,
         rate: RateLimiter | None = None,
         user_rate: UserRateLimit | None = None,
+        max_refused: int | None = None,
     ) -> None:
         self.max_size = max_size
         self.idle_timeout = idle_timeout
         self.rate = rate
         self.user_rate = user_rate
+        self.max_refused = max_refused
+        self.refused_in_a_row = 0
+        self.drop_notice: str | bytes | None = None
         self.idle: IdleDeadline | None = None
 
     @classmethod
     def from_settings(cls, conf: Mapping[str, Any]) -> ConnectionLimits:
-        """A new connection's limits from ``MAX_MESSAGE_SIZE``, ``IDLE_TIMEOUT`` and
-        ``RATE_LIMIT``/``RATE_LIMIT_GRACE``; the per-user rate is attached later, at accept."""
-        return cls(conf["MAX_MESSAGE_SIZE"], conf["IDLE_TIMEOUT"], connection_limiter(conf))
+        """A new connection's limits from ``MAX_MESSAGE_SIZE``, ``IDLE_TIMEOUT``,
+        ``RATE_LIMIT``/``RATE_LIMIT_GRACE`` and ``MAX_INVALID_FRAMES``; the per-user rate is
+        attached later, at accept."""
+        return cls(
+            conf["MAX_MESSAGE_SIZE"],
+            conf["IDLE_TIMEOUT"],
+            connection_limiter(conf),
+            max_refused=conf["MAX_INVALID_FRAMES"],
+        )
 
     def watch_idle(
         self, idle_for: Callable[[], float], expire: Callable[[], Coroutine[Any, Any, None]]
@@ -252,6 +293,16 @@ class ConnectionLimits:
         if self.max_size is not None and size > self.max_size:
             raise MessageTooBig(f"Message of {size} bytes is over the limit of {self.max_size}.")
         return self.rate is None or self.rate.allow(now)
+
+    def check_refused(self) -> None:
+        """Before the next data frame is read: a handler that caught every refusal (``except
+        ValueError`` around ``receive_json()``) still meets the Consumer's limit.
+
+        Raises:
+            BadRequest: ``max_refused`` frames in a row were refused (4400).
+        """
+        if self.max_refused is not None and self.refused_in_a_row >= self.max_refused:
+            raise BadRequest(f"{self.refused_in_a_row} malformed messages in a row.")
 
 
 class IdleDeadline:

@@ -8,7 +8,9 @@ connection's path once, at the handshake.
 A route's target is an ``async def handler(ws, **params)``, a ``wsapp.Consumer`` subclass, or a
 Channels consumer (its class or ``as_asgi()``). Whatever it is, its :class:`Endpoint` enforces the
 route's access rules, builds the socket with the process's connection registry, and closes it as
-:func:`wsapp.lifecycle.run` says its handler's outcome requires.
+:func:`wsapp.lifecycle.run` says its handler's outcome requires. Every socket has the route's
+parameters as ``ws.path_params``; a handler gets them as arguments too, but only those its
+signature takes, so a Starlette-style ``async def endpoint(ws)`` works on any route.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def path(
     """Route ``route`` (Django ``path()`` syntax, no leading slash) to a handler or consumer.
 
     Args:
-        target: ``async def handler(ws, **params)``, a ``wsapp.Consumer`` subclass, a Channels
-            consumer, or the result of ``include()``.
+        target: ``async def handler(ws, **params)`` (or ``handler(ws)``: the parameters are
+            always ``ws.path_params``), a ``wsapp.Consumer`` subclass, a Channels consumer, or
+            the result of ``include()``.
         name: the name ``reverse()`` knows the route by.
         subprotocols: what the route supports, in preference order; ``accept()`` negotiates.
         kwargs: extra keyword arguments passed to the handler.
@@ -117,6 +120,8 @@ class Endpoint:
                 f"A websocket route needs an `async def handler(ws, **params)`, a wsapp.Consumer "
                 f"subclass or a Channels consumer, not {target!r}."
             )
+        # Read once, here: a connection pays only for filtering its parameters.
+        self.positional, self.keywords = _accepted_params(target)
         self.__name__ = getattr(target, "__name__", type(target).__name__)
         self.__qualname__ = getattr(target, "__qualname__", self.__name__)
         self.__module__ = getattr(target, "__module__", __name__)
@@ -153,6 +158,10 @@ class Endpoint:
         if isinstance(target, type):
             call: Callable[[], Awaitable[None]] = target(ws).run
         else:
+            if self.positional is not None:
+                args = args[: self.positional]
+            if self.keywords is not None:
+                kwargs = {k: v for k, v in kwargs.items() if k in self.keywords}
             call = lambda: target(ws, *args, **kwargs)  # noqa: E731
         await lifecycle.run(ws, guarded(scope, self.access, call) if checked else call)
 
@@ -168,6 +177,31 @@ class Endpoint:
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.__module__}.{self.__qualname__}>"
+
+
+def _accepted_params(handler: Any) -> tuple[int | None, frozenset[str] | None]:
+    """What of a route's parameters ``handler`` takes after the socket: how many positional ones
+    (``None``: any, it has ``*args``) and which by name (``None``: any, it has ``**kwargs``).
+
+    A parameter the handler does not name stays in ``ws.path_params`` only; one it names but
+    the route lacks is still a ``TypeError`` at the call, as for a Django view.
+    """
+    try:
+        params = list(inspect.signature(handler).parameters.values())[1:]
+    except (TypeError, ValueError):  # no signature to read: pass everything, as a view gets
+        return None, None
+    kinds = {p.kind for p in params}
+    positional: int | None = sum(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params
+    )
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        positional = None
+    keywords: frozenset[str] | None = frozenset(
+        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        keywords = None
+    return positional, keywords
 
 
 class Router:

@@ -323,13 +323,16 @@ async def test_a_flood_gets_rate_limited_then_4429_while_others_are_served(
         "Rate limit exceeded for over 1 s.",
     )
     assert 1.0 <= flood_lasted < 5.0  # closed after the grace, not before
-    first_drop = received.index(RATE_LIMITED)
-    assert received[:first_drop] == [{"type": "echo"}] * first_drop
-    assert 20 <= first_drop < 20 + 20 * 0.5  # the burst passes, plus what refilled meanwhile
-    assert set(map(json.dumps, received)) == {frame, json.dumps(RATE_LIMITED)}
     echoes = received.count({"type": "echo"})
-    assert 20 < echoes <= 20 + 20 * flood_lasted  # then the rate, no more
-    assert received.count(RATE_LIMITED) > 10  # the drops were answered (how many depends on load)
+    assert 20 < echoes <= 20 + 20 * flood_lasted  # the burst, then the rate, no more
+    if route == "/ws/whoami/":  # a plain handler's protocol is its own: no JSON notice in it
+        assert received == [{"type": "echo"}] * echoes
+    else:  # a Consumer answers each drop with the wire protocol's error frame
+        first_drop = received.index(RATE_LIMITED)
+        assert received[:first_drop] == [{"type": "echo"}] * first_drop
+        assert 20 <= first_drop < 20 + 20 * 0.5  # the burst passes, plus what refilled meanwhile
+        assert set(map(json.dumps, received)) == {frame, json.dumps(RATE_LIMITED)}
+        assert received.count(RATE_LIMITED) > 10  # the drops were answered (how many: load)
     assert len(served) >= 8 and max(served) < 1.0
     async with dial(limited_server, "/ws/whoami/") as fresh:  # the server is still fine
         assert json.loads(await fresh.recv())["type"] == "whoami"

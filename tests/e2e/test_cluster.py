@@ -403,15 +403,16 @@ async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(c
 async def test_per_user_rate_limit_is_shared_across_processes(cluster, cookies) -> None:
     p1, p2 = cluster(RATE_LIMIT_PER_USER="1/m burst 4", RATE_LIMIT_GRACE=60.0)
     headers = {"Cookie": cookies["bob"]}
-    a = await dial(p1.url("/ws/echo/"), additional_headers=headers)
-    b = await dial(p2.url("/ws/echo/"), additional_headers=headers)
-    for ws, text in ((a, "1"), (b, "2"), (a, "3"), (b, "4")):
-        await ws.send(text)
-        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == text
-    await a.send("5")
+    # The demo's JSON echo is a Consumer: it answers a dropped message with the error frame.
+    a = await dial(p1.url("/ws/json-echo/"), additional_headers=headers)
+    b = await dial(p2.url("/ws/json-echo/"), additional_headers=headers)
+    for ws, n in ((a, 1), (b, 2), (a, 3), (b, 4)):
+        await ws.send(json.dumps({"type": "echo", "n": n}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)) == {"type": "echo", "n": n}
+    await a.send(json.dumps({"type": "echo", "n": 5}))
     limited = json.loads(await asyncio.wait_for(a.recv(), TIMEOUT))
     assert (limited["type"], limited["code"]) == ("error", "rate_limited")
-    await b.send("6")
+    await b.send(json.dumps({"type": "echo", "n": 6}))
     assert json.loads(await asyncio.wait_for(b.recv(), TIMEOUT))["code"] == "rate_limited"
     await a.close()
     await b.close()

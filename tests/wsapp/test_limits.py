@@ -13,7 +13,7 @@ from wsapp import connection
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
-from wsapp.exceptions import MessageTooBig, RateLimited
+from wsapp.exceptions import BadRequest, MessageTooBig, RateLimited
 from wsapp.limits import (
     RATE_LIMITED_FRAME,
     ConnectionLimits,
@@ -21,6 +21,7 @@ from wsapp.limits import (
     TokenBucket,
     UserRateLimit,
     connection_limiter,
+    measure,
 )
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient
@@ -143,13 +144,19 @@ def limited(settings) -> AsyncWebSocketClient:
     return AsyncWebSocketClient(Router([path("echo/", echo), path("json/", json_echo)]))
 
 
-async def test_frames_over_the_limit_are_dropped_with_an_error_frame(limited) -> None:
+async def test_a_plain_handlers_frames_over_the_limit_are_dropped_unanswered(
+    limited, monkeypatch
+) -> None:
+    """A plain handler's protocol is its own: no JSON error frame is injected into it."""
+    clock = [1000.0]
+    monkeypatch.setattr(connection, "_now", lambda: clock[0])
     async with limited.websocket_connect("/echo/") as ws:
         for n in range(5):
             await ws.send_text(str(n))
-        replies = [await ws.receive_text() for _ in range(5)]
-        assert replies == ["0", "1", "2", RATE_LIMITED_FRAME, RATE_LIMITED_FRAME]
-        assert await ws.receive_nothing()
+        assert [await ws.receive_text() for _ in range(3)] == ["0", "1", "2"]
+        clock[0] += 7200  # the bucket refills: the next frame passes
+        await ws.send_text("hours later")
+        assert await ws.receive_text() == "hours later"  # the two drops were answered by nothing
 
 
 async def test_a_consumer_is_limited_by_the_same_hook(limited) -> None:
@@ -165,12 +172,16 @@ async def test_still_over_the_limit_after_the_grace_closes_4429(limited, monkeyp
     clock = [1000.0]
     monkeypatch.setattr(connection, "_now", lambda: clock[0])
     ws = await limited.websocket_connect(route).connect()
+    notices = [RATE_LIMITED] if route == "/json/" else []  # a plain handler is sent none
     for _ in range(4):
         await ws.send_json({"type": "echo"})
-    assert [await ws.receive_json() for _ in range(4)] == [{"type": "echo"}] * 3 + [RATE_LIMITED]
+    replies = [await ws.receive_json() for _ in range(3 + len(notices))]
+    assert replies == [{"type": "echo"}] * 3 + notices
     clock[0] += 0.25
     await ws.send_json({"type": "echo"})
-    assert await ws.receive_json() == RATE_LIMITED  # 0.25 s into the excess: dropped
+    if notices:
+        assert await ws.receive_json() == RATE_LIMITED  # 0.25 s into the excess: dropped
+    assert await ws.receive_nothing()
     clock[0] += 0.1
     await ws.send_json({"type": "echo"})  # 0.35 s: closed
     assert await ws.wait_closed() == (CloseCode.RATE_LIMITED, "Rate limit exceeded for over 0.3 s.")
@@ -192,9 +203,16 @@ async def test_one_connection_over_the_limit_leaves_another_alone(limited) -> No
 
 def test_connection_limits_follow_the_settings() -> None:
     limits = ConnectionLimits.from_settings(
-        {"MAX_MESSAGE_SIZE": 10, "IDLE_TIMEOUT": 5.0, "RATE_LIMIT": "2/s", "RATE_LIMIT_GRACE": 1}
+        {
+            "MAX_MESSAGE_SIZE": 10,
+            "IDLE_TIMEOUT": 5.0,
+            "RATE_LIMIT": "2/s",
+            "RATE_LIMIT_GRACE": 1,
+            "MAX_INVALID_FRAMES": 3,
+        }
     )
     assert (limits.max_size, limits.idle_timeout, limits.user_rate) == (10, 5.0, None)
+    assert (limits.max_refused, limits.refused_in_a_row, limits.drop_notice) == (3, 0, None)
     assert limits.rate is not None and (limits.rate.bucket.rate, limits.rate.bucket.burst) == (
         2.0,
         2.0,
@@ -257,3 +275,32 @@ async def test_a_stopped_idle_deadline_never_fires() -> None:
     limits.stop()
     await asyncio.sleep(0.03)
     assert (expired, limits.idle) == ([], None)
+
+
+# -- refused frames in a row, and sizing a frame that is not UTF-8 -------------------------------
+
+
+def test_refused_frames_in_a_row_meet_max_refused_with_4400() -> None:
+    limits = ConnectionLimits(max_refused=2)
+    limits.refused_in_a_row = 1
+    limits.check_refused()  # one below the limit: read on
+    limits.refused_in_a_row = 2
+    with pytest.raises(BadRequest) as info:
+        limits.check_refused()
+    assert (info.value.code, info.value.reason) == (
+        CloseCode.BAD_REQUEST,
+        "2 malformed messages in a row.",
+    )
+
+
+def test_without_max_refused_any_number_is_read_on() -> None:
+    limits = ConnectionLimits()
+    limits.refused_in_a_row = 10**6
+    limits.check_refused()
+
+
+def test_measure_sizes_text_that_is_not_utf8_and_says_why() -> None:
+    assert measure({"text": "é"}) == (2, None)
+    assert measure({"bytes": b"abc"}) == (3, None)
+    size, error = measure({"text": "a\ud800"})
+    assert size == 4 and isinstance(error, UnicodeEncodeError)  # a surrogate is three bytes

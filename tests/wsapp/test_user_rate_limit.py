@@ -25,12 +25,13 @@ def per_user(settings):
 async def test_the_allowance_is_shared_between_a_users_connections(
     communicator, user, per_user
 ) -> None:
-    first = await communicator("/ws/echo/", user=user)
-    second = await communicator("/ws/echo/", user=user)
-    for ws, text in ((first, "1"), (second, "2"), (first, "3")):
-        await ws.send_text(text)
-        assert await ws.receive_text() == text
-    await second.send_text("4")
+    # The demo's JSON echo is a Consumer, which answers a dropped message with the error frame.
+    first = await communicator("/ws/json-echo/", user=user)
+    second = await communicator("/ws/json-echo/", user=user)
+    for ws, n in ((first, 1), (second, 2), (first, 3)):
+        await ws.send_json({"type": "echo", "n": n})
+        assert await ws.receive_json() == {"type": "echo", "n": n}
+    await second.send_json({"type": "echo", "n": 4})
     assert await second.receive_text() == RATE_LIMITED_FRAME
     assert await second.receive_nothing()
 

@@ -8,11 +8,12 @@ import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode
+from wsapp.connection import WebSocketState
 from wsapp.exceptions import WebSocketDisconnect
 from wsapp.types import ASGIApp, Message
 
@@ -43,6 +44,9 @@ class AsyncWebSocketSession:
         self.accept_headers: list[tuple[bytes, bytes]] = []
         self.close_code: int | None = None
         self.close_reason: str | None = None
+        #: As the connection's ``client_state``: CONNECTING until the application answers the
+        #: handshake, CONNECTED once it accepted, DISCONNECTED once either side closed.
+        self.client_state = WebSocketState.CONNECTING
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: asyncio.Queue[Message] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -63,12 +67,14 @@ class AsyncWebSocketSession:
         if message["type"] == "websocket.close":
             self.close_code = message.get("code", CloseCode.NORMAL_CLOSURE)
             self.close_reason = message.get("reason") or ""
+            self.client_state = WebSocketState.DISCONNECTED
             await self._finish()
             raise HandshakeRejected(self.close_code, self.close_reason)
         if message["type"] != "websocket.accept":
             raise RuntimeError(f'Expected "websocket.accept", but got {message["type"]!r}')
         self.subprotocol = message.get("subprotocol")
         self.accept_headers = list(message.get("headers") or [])
+        self.client_state = WebSocketState.CONNECTED
         return self
 
     async def __aenter__(self) -> AsyncWebSocketSession:
@@ -100,6 +106,7 @@ class AsyncWebSocketSession:
         if message["type"] == "websocket.close":
             self.close_code = message.get("code", CloseCode.NORMAL_CLOSURE)
             self.close_reason = message.get("reason") or ""
+            self.client_state = WebSocketState.DISCONNECTED
             await self._to_app.put({"type": "websocket.disconnect", "code": self.close_code})
             raise WebSocketDisconnect(self.close_code, self.close_reason)
         return message
@@ -116,9 +123,28 @@ class AsyncWebSocketSession:
             raise AssertionError(f"Expected a binary frame, got {message!r}")
         return message["bytes"]  # type: ignore[no-any-return]
 
-    async def receive_json(self, timeout: float | None = None, mode: str = "text") -> Any:
+    async def receive_json(
+        self,
+        mode: Literal["text", "binary"] = "text",
+        loads: Callable[[str | bytes], Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """The next frame decoded as JSON: the arguments of ``WebSocket.receive_json``.
+
+        Raises:
+            TypeError: ``mode`` is a number: the session's first argument was once ``timeout``,
+                so ``receive_json(2)`` must not quietly read as a mode; pass ``timeout=2``.
+            ValueError: ``mode`` is neither ``"text"`` nor ``"binary"``.
+        """
+        if isinstance(mode, int | float):
+            raise TypeError(
+                f"receive_json()'s first argument is the mode, as WebSocket.receive_json's; "
+                f"for a timeout pass timeout={mode!r}."
+            )
+        if mode not in ("text", "binary"):
+            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
         raw = await (self.receive_text(timeout) if mode == "text" else self.receive_bytes(timeout))
-        return jsoncodec.loads(raw)
+        return (loads or jsoncodec.loads)(raw)
 
     async def receive_nothing(self, timeout: float = 0.1) -> bool:
         """Whether the application stays silent for ``timeout`` seconds."""
@@ -141,6 +167,7 @@ class AsyncWebSocketSession:
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Disconnect from the client side and let the application finish."""
+        self.client_state = WebSocketState.DISCONNECTED
         if self._task is None or self._task.done():
             await self._finish()
             return
