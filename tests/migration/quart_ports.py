@@ -104,7 +104,7 @@ async def close_before_accept(ws: WebSocket) -> None:
 
 
 class Broker:
-    """examples/chat/src/chat/broker.py, unchanged: a queue per subscriber, in one process."""
+    """The shape of examples/chat/src/chat/broker.py: a queue per subscriber, in one process."""
 
     def __init__(self) -> None:
         self.connections: set[asyncio.Queue[str | bytes]] = set()
