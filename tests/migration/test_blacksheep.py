@@ -96,3 +96,41 @@ async def test_chat_answers_bad_json_and_stays_open(connect: Connect) -> None:
     assert "Not a chat message" in (await ann.recv_json())["error"]
     await ann.send_json(chat_message("ann", "still open"))
     assert await ann.recv_json() == chat_message("ann", "still open")
+
+
+async def topic_frame(peer: Peer, kind: str) -> dict[str, Any]:
+    """The next frame of type ``kind``, past the presence diffs of the topics joined so far."""
+    while True:
+        frame = await peer.recv_json()
+        if frame["type"] != "presence.diff":
+            assert frame["type"] == kind, frame
+            return frame  # type: ignore[no-any-return]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "mode", [pytest.param("inprocess", marks=pytest.mark.xfail(strict=True, reason=needs.TOPICS))]
+)
+async def test_one_socket_many_rooms(connect: Connect, django_user_model: Any) -> None:
+    """The chat above, with every room over one socket (docs/topics.md's protocol). In-process
+    only: its rooms and user live in the test's database."""
+    from wsapp.models import Room
+
+    for slug in ["bs-lobby", "bs-random"]:
+        await Room.objects.acreate(slug=slug, title=slug)
+    alice = await django_user_model.objects.acreate(username="alice")
+    peer = await connect("/blacksheep/topics/", user=alice, subprotocols=["wsapp.v1"])
+    for topic in ["bs-lobby", "bs-random"]:
+        await peer.send_json({"type": "subscribe", "topic": topic})
+        assert await topic_frame(peer, "subscribed") == {"type": "subscribed", "topic": topic}
+        history = await topic_frame(peer, "history")
+        assert (history["topic"], history["messages"]) == (topic, [])
+        presence = await topic_frame(peer, "presence.state")
+        assert (presence["topic"], presence["users"]) == (topic, ["alice"])
+    post = {"type": "chat.message", "topic": "bs-random", "body": "hi", "client_id": "c-1"}
+    await peer.send_json(post)
+    frames = {frame["type"]: frame for frame in [await peer.recv_json(), await peer.recv_json()]}
+    assert frames["chat.ack"]["topic"] == "bs-random"
+    assert frames["chat.ack"]["client_id"] == "c-1"
+    message = frames["chat.message"]
+    assert (message["topic"], message["body"], message["user"]) == ("bs-random", "hi", "alice")
