@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -142,6 +143,17 @@ class ServedPeer(Peer):
 Connect = Callable[..., Awaitable[Peer]]
 
 
+class ErrorLog(logging.Handler):
+    """The errors wsapp logs while a test runs (a handler that crashed logs one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def modes(*, inprocess: str | None = None, serve: str | None = None) -> list[Any]:
     """The two modes for ``@pytest.mark.parametrize("mode", ...)``, each strictly xfail where
     a reason is given (the feature it needs is not on this branch yet)."""
@@ -180,10 +192,17 @@ def server(mode: str, request: pytest.FixtureRequest, settings: Any) -> ServerPr
 
 
 @pytest_asyncio.fixture
-async def connect(hub_teardown: None, server: ServerProcess | None) -> AsyncIterator[Connect]:
+async def connect(
+    hub_teardown: None,
+    server: ServerProcess | None,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Connect]:
     """``await connect(path, headers=..., subprotocols=..., user=...)`` → a :class:`Peer`;
     every peer is closed when the test ends (before the hub stops: fixtures tear down in
-    reverse). ``user`` (in-process only) signs the socket in."""
+    reverse). ``user`` (in-process only) signs the socket in.
+
+    In-process, a port that works logs no error: whatever a test sends it, each handler ends
+    with a close code, never a traceback (the strict xfails, whose feature is missing, do)."""
     if server is not None:
         opened: list[ClientConnection] = []
 
@@ -232,9 +251,16 @@ async def connect(hub_teardown: None, server: ServerProcess | None) -> AsyncIter
             raise Refused(exc.status_code, exc.headers, exc.body) from None
         return InProcessPeer(session)
 
-    yield open_session
-    for session in sessions:
-        await session.close()
+    errors = ErrorLog()
+    logging.getLogger("wsapp").addHandler(errors)
+    try:
+        yield open_session
+        for session in sessions:
+            await session.close()
+    finally:
+        logging.getLogger("wsapp").removeHandler(errors)
+    if request.node.get_closest_marker("xfail") is None:
+        assert not errors.records, [record.getMessage() for record in errors.records]
 
 
 async def read_stats(connect: Connect) -> dict[str, int]:
