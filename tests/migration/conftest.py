@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -171,15 +172,28 @@ def mode(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
 
 
+#: Paths the strict xfails dialled under serve: their handlers may crash (a missing feature).
+XFAIL_PATHS: set[str] = set()
+UNHANDLED = re.compile(r"Unhandled exception in .+ for (\S+)")
+
+
 @pytest.fixture(scope="session")
 def migration_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """``manage.py serve`` with the ports as its routing table, on a migrated SQLite file."""
+    """``manage.py serve`` with the ports as its routing table, on a migrated SQLite file.
+
+    At the end, the server's log shows no crash but those of the strict xfails' handlers: every
+    port that works ended with a close code, never a traceback.
+    """
     root = tmp_path_factory.mktemp("migration-serve")
     database_url = f"sqlite:///{root / 'db.sqlite3'}"
     migrate(database_url)
     env = server_env(DEFAULT_SETTINGS, database_url, {"WSAPP_E2E": json.dumps(SERVE_WSAPP)})
     with running_server(serve_command, env, root / "serve.log") as server:
         yield server
+    output = server.output()
+    crashed = set(UNHANDLED.findall(output))
+    assert crashed <= XFAIL_PATHS, output
+    assert "Exception inside application" not in output, output
 
 
 @pytest.fixture
@@ -209,6 +223,8 @@ async def connect(
         async def dial(
             path: str, *, headers: Mapping[str, str] | None = None, subprotocols: Sequence[str] = ()
         ) -> Peer:
+            if request.node.get_closest_marker("xfail") is not None:
+                XFAIL_PATHS.add(path.partition("?")[0])
             try:
                 ws = await ws_connect(
                     server.url(path),
