@@ -75,15 +75,17 @@ def server_message(text: str) -> dict[str, Any]:
 
 async def chat(ws: WebSocket, client_id: str) -> None:
     """websocket-chat/app/main.py with its ``ConnectionManager``: ``active_connections`` is a
-    room (on every process), ``broadcast`` a room broadcast, ``greet`` goes out before joining
-    and ``bye`` after leaving, as the manager's list order had it.
+    room (on every process), ``broadcast`` a room broadcast. ``greet`` reaches everyone but the
+    newcomer (the original greets before adding it to the list; a broadcast is delivered
+    asynchronously, so the port excludes it by name) and ``bye`` goes out after leaving.
 
     A frame that is not a ``Message`` (``Message(**data)`` raises ``TypeError``; bad JSON is an
     ``InvalidPayload``, a ``ValueError``) is answered with an error and the chat goes on, where
     the original's handler died.
     """
     await ws.accept()
-    await rooms.abroadcast(BLACKSHEEP_CHAT, server_message(f"{client_id} enters the chat"))
+    greeting = server_message(f"{client_id} enters the chat")
+    await rooms.abroadcast(BLACKSHEEP_CHAT, greeting, exclude=[ws])
     async with rooms.joined(ws, BLACKSHEEP_CHAT):
         try:
             while True:

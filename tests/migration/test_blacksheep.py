@@ -74,7 +74,7 @@ async def test_chat_greets_broadcasts_and_says_bye(connect: Connect) -> None:
     bob = await connect("/blacksheep/chat/bob/")
     assert await server_text(ann) == "bob enters the chat"
     await bob.send_json(chat_message("bob", "hi all"))
-    # bob's first frame is his message: his own greeting went out before he joined.
+    # bob's first frame is his message: the greeting goes to everyone but him.
     assert await bob.recv_json() == chat_message("bob", "hi all")
     assert await ann.recv_json() == chat_message("bob", "hi all")
     await bob.close()
