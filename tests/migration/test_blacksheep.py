@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.migration import needs
-from tests.migration.conftest import Connect, Peer, modes
+from tests.migration.conftest import Connect, Peer
 from wsapp.codes import CloseCode
 
 
@@ -89,7 +89,6 @@ async def test_chat_answers_a_frame_that_is_not_a_message(connect: Connect) -> N
     assert await ann.recv_json() == chat_message("ann", "still open")
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.VALUE_ERROR, serve=needs.VALUE_ERROR))
 async def test_chat_answers_bad_json_and_stays_open(connect: Connect) -> None:
     ann = await joined(connect, "ann")
     await ann.send("{not json")

@@ -96,7 +96,6 @@ async def test_broker_chat_in_one_process(connect: Connect) -> None:
     assert await ann.recv() == "still here"
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.RAW_BROADCAST, serve=needs.RAW_BROADCAST))
 async def test_room_chat_is_the_broker_on_every_process(connect: Connect) -> None:
     ann = await connect("/quart/room-chat/")
     bob = await connect("/quart/room-chat/")

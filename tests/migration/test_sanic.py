@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.migration import needs
-from tests.migration.conftest import MAX_MESSAGE_SIZE, Connect, modes
+from tests.migration.conftest import MAX_MESSAGE_SIZE, Connect
 from wsapp.codes import CloseCode
 
 
@@ -37,7 +36,6 @@ async def test_websocket_max_size_is_max_message_size(connect: Connect) -> None:
     assert (await peer.closed())[0] == CloseCode.MESSAGE_TOO_BIG
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.RAW_BROADCAST, serve=needs.RAW_BROADCAST))
 async def test_channel_feed_reaches_every_client_of_the_channel_only(connect: Connect) -> None:
     # A client is in its channel once its own first message comes back to it.
     ann = await connect("/sanic/feed/news/")

@@ -28,7 +28,6 @@ async def test_iter_text_answers_each_message(connect: Connect) -> None:
         assert await peer.recv() == f"Message text was: {text}"
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.PATH_PARAMS, serve=needs.PATH_PARAMS))
 async def test_path_params_reach_a_handler_that_takes_only_the_socket(connect: Connect) -> None:
     peer = await connect("/starlette/users/ada/")
     assert await peer.recv() == "Hello, ada"
@@ -90,7 +89,6 @@ async def test_fastapi_items_with_a_session_cookie(
 
 
 @pytest.mark.django_db(transaction=True)  # wsapp's TokenAuth may look a token up
-@pytest.mark.parametrize("mode", modes(inprocess=needs.PROJECT_TOKENS, serve=needs.PROJECT_TOKENS))
 async def test_fastapi_items_with_the_projects_own_query_token(connect: Connect) -> None:
     peer = await connect("/starlette/items/foo/ws/?token=project-token")
     await peer.send("hi")
@@ -111,7 +109,6 @@ async def test_fastapi_items_policy_violation_refuses_the_handshake(
     assert (refused.value.status, refused.value.body) == (403, b"")
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.RAW_BROADCAST, serve=needs.RAW_BROADCAST))
 async def test_fastapi_connection_manager_chat(connect: Connect) -> None:
     bob = await connect("/starlette/chat/2/")
     await bob.send("x")

@@ -82,7 +82,6 @@ async def test_first_message_authentication_failure_closes_4401(connect: Connect
 
 
 @pytest.mark.django_db(transaction=True)  # wsapp's TokenAuth may look a token up
-@pytest.mark.parametrize("mode", modes(inprocess=needs.PROJECT_TOKENS, serve=needs.PROJECT_TOKENS))
 async def test_query_param_authentication(connect: Connect) -> None:
     peer = await connect("/websockets/query-param/?token=alice-project-token")
     assert await peer.recv() == "Hello alice!"
@@ -132,10 +131,7 @@ async def test_basic_auth_failure_is_a_401_with_a_challenge(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    "mode",
-    [pytest.param("inprocess", marks=pytest.mark.xfail(strict=True, reason=needs.SEND_TO_USER))],
-)
+@pytest.mark.parametrize("mode", ["inprocess"])  # its users live in the test database
 async def test_message_user_reaches_every_socket_of_that_user_only(
     connect: Connect, django_user_model: Any
 ) -> None:
