@@ -29,6 +29,7 @@ import math
 import time
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -106,7 +107,10 @@ def _body(request: HttpRequest, limit: int) -> bytes:
         declared = 0
     if declared > limit:
         raise too_large  # refused before it is read
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:  # over Django's own DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise too_large from None
     if len(body) > limit:
         raise too_large
     return body

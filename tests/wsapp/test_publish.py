@@ -203,6 +203,13 @@ async def test_a_body_over_the_limit_is_413(settings: Any) -> None:
     assert response.json()["error"] == "too_large"
 
 
+async def test_a_body_over_djangos_own_upload_limit_is_413_too(settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 50
+    response = await post({"room": "lobby", "data": "x" * 100}, bearer())
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+
+
 async def test_over_the_rate_is_429_with_retry_after(settings: Any) -> None:
     settings.WSAPP = {**settings.WSAPP, "PUBLISH_RATE": "2/m burst 2"}
     statuses = [(await post({"room": "lobby", "data": n}, bearer())).status_code for n in range(3)]

@@ -256,3 +256,12 @@ def _active_is(expected: list[str]) -> Callable[[], Awaitable[bool]]:
         return await rooms.aactive() == expected
 
     return check
+
+
+async def test_a_stopping_hub_removes_its_rooms_from_active(connect: Connect) -> None:
+    await connect("/member/?rooms=lobby")
+    hub = await get_hub()
+    store = hub.store
+    await hub.stop()
+    assert await rooms.aactive() == []  # not left for a TTL: the hub said goodbye
+    assert await store.members(ACTIVE_KEY) == []
