@@ -8,11 +8,15 @@ rooms API of the process it is connected to with JSON commands, each answered by
 - ``{"do": "active"}`` → ``{"type": "active", "rooms": rooms.aactive()}``
 - ``{"do": "online", "room": r}`` → ``{"type": "online", "users": rooms.aonline(r)}``
 - ``{"do": "fanout", "text": t}`` → ``wsapp.broadcast`` of ``t`` to every ``ws/rooms/`` socket
-  of this process, then ``{"type": "fanned", "queued": n}`` to the sender.
+  of this process, then ``{"type": "fanned", "queued": n}`` to the sender; with ``"times": k``
+  and ``"others": true``, ``k`` calls in a row (no await between) to the other sockets only
+  (``"size": n`` instead of ``"text"``: ``n`` times ``"x"``, more than a client may send;
+  ``"yield": true``: a short sleep after each call, so each frame reaches the server first).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -51,7 +55,14 @@ async def _answer(ws: WebSocket, command: dict[str, Any], presence: bool) -> dic
     elif action == "online":
         return {"type": "online", "users": await rooms.aonline(command["room"])}
     elif action == "fanout":
-        return {"type": "fanned", "queued": wsapp.broadcast(list(SOCKETS), command["text"])}
+        targets = [s for s in SOCKETS if s is not ws] if command.get("others") else list(SOCKETS)
+        text = command["text"] if "text" in command else "x" * command["size"]
+        queued = 0
+        for _ in range(command.get("times", 1)):
+            queued += wsapp.broadcast(targets, text)
+            if command.get("yield"):
+                await asyncio.sleep(0.01)  # the writers hand each frame to the server first
+        return {"type": "fanned", "queued": queued}
     return {"type": action, "room": command.get("room")}
 
 

@@ -24,10 +24,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.cluster import django_run, session_cookies
 from tests.e2e.test_cluster import _start_cluster
 from tests.support.timing import scaled, wait_until
+from wsapp.codes import CloseCode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -62,10 +64,16 @@ async def dial() -> AsyncIterator[Any]:
     at the test's end, whatever happened."""
     opened: list[ClientConnection] = []
 
-    async def open_member(server: Any, cookie: str | None = None, query: str = "") -> Any:
+    async def open_member(
+        server: Any, cookie: str | None = None, query: str = "", **options: Any
+    ) -> Any:
         headers = {"Cookie": cookie} if cookie else {}
         ws = await connect(
-            server.url(f"/ws/rooms/{query}"), additional_headers=headers, open_timeout=TIMEOUT
+            server.url(f"/ws/rooms/{query}"),
+            additional_headers=headers,
+            open_timeout=TIMEOUT,
+            max_size=None,
+            **options,
         )
         opened.append(ws)
         assert (await recv(ws))["type"] == "joined"
@@ -193,6 +201,29 @@ async def test_wsapp_broadcast_under_serve_reaches_the_local_set(cluster, dial) 
     }
     assert "to all of you" in got
     assert await recv_raw(b) == "to all of you"
+
+
+@pytest.mark.parametrize("pace", [False, True], ids=["queued-here", "buffered-by-serve"])
+async def test_wsapp_broadcast_to_a_client_that_does_not_read_closes_it_1013(
+    cluster, dial, pace: bool
+) -> None:
+    """Calls in a row outgrow the socket's queue in the process; paced calls hand each frame
+    to the server, whose send buffer then outgrows ``MAX_SEND_BUFFER``: 1013 either way."""
+    (p1,) = cluster(1)
+    sender = await dial(p1)
+    # websockets stops reading its socket once max_queue frames wait unread: a stalled peer.
+    # Uncompressed, so the server's buffer holds the frames' own bytes ("x" * n deflates to ~0).
+    stalled = await dial(p1, max_queue=1, compression=None)
+    # The e2e servers' MAX_SEND_BUFFER is 1 MiB: 64 frames of 256 KiB are 16.
+    command = {"do": "fanout", "size": 256 * 1024, "times": 64, "others": True, "yield": pace}
+    await sender.send(json.dumps(command))
+    assert (await recv(sender, "fanned"))["queued"] >= 1
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(stalled.recv(), TIMEOUT)
+    assert stalled.close_code == CloseCode.TRY_AGAIN_LATER
+    assert stalled.close_reason == "send buffer full"
+    await ask(sender, "active")  # the sender's socket and its process are fine
 
 
 async def test_a_killed_process_rooms_leave_active_within_one_ttl(
