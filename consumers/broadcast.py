@@ -11,6 +11,6 @@ from wsapp import WebSocket, rooms
 
 async def broadcast_room(ws: WebSocket, room: str) -> None:
     await ws.accept()
-    async with rooms.joined(ws, room):
+    async with rooms.joined(ws, room, presence=False):
         async for text in ws.iter_text():
             await rooms.abroadcast(room, {"type": "message", "body": text})

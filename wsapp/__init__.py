@@ -26,6 +26,7 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketState",
     "CloseCode",
+    "broadcast",
     "connections",
     "event",
     "layer_event",
@@ -47,6 +48,7 @@ _LAZY = {
     "connections": "wsapp.lifecycle",
     "WebSocketDisconnect": "wsapp.exceptions",
     "CloseCode": "wsapp.codes",
+    "broadcast": "wsapp.fanout",
 }
 
 #: Modules a project may import from. The ``serve`` and ``rooms`` management commands and the
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from wsapp.connection import WebSocket, WebSocketState
     from wsapp.consumers import Consumer, event, layer_event
     from wsapp.exceptions import WebSocketDisconnect
+    from wsapp.fanout import broadcast
     from wsapp.lifecycle import connections
     from wsapp.rooms.consumer import RoomConsumer
 

@@ -6,6 +6,8 @@ wsapp.E003  WSAPP has a key wsapp does not know (a typo)
 wsapp.E004  a WSAPP value has the wrong type or range
 wsapp.E005  CHANNEL_LAYERS has no "default" layer
 wsapp.W001  the in-memory channel layer with DEBUG off (one process only)
+wsapp.E010  WSAPP["PUBLISH_SECRET"] or ["PUBLISH_TOKEN"] is weak: short, repetitive, or SECRET_KEY
+wsapp.W010  PUBLISH_SECRET and PUBLISH_TOKEN are the same string (one leak gives both away)
 """
 
 from __future__ import annotations
@@ -121,7 +123,58 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         _ip_networks,
         "a list of your reverse proxies' addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']",
     ),
+    "PUBLISH_SECRET": (_optional(lambda v: isinstance(v, str)), "None or a string"),
+    "PUBLISH_TOKEN": (_optional(lambda v: isinstance(v, str)), "None or a string"),
+    "PUBLISH_MAX_BYTES": (_positive_int, "a positive number of bytes"),
+    "PUBLISH_RATE": (_rate, "a rate such as '100/s burst 200'"),
+    "PUBLISH_MAX_AGE": (_positive_number, "a positive number of seconds"),
 }
+
+#: The shortest publish credential accepted, and the fewest distinct characters in it.
+PUBLISH_MIN_LENGTH = 32
+PUBLISH_MIN_DISTINCT = 10
+
+
+def _weakness(value: str) -> str | None:
+    if len(value) < PUBLISH_MIN_LENGTH:
+        return f"is {len(value)} characters; at least {PUBLISH_MIN_LENGTH} are needed"
+    if len(set(value)) < PUBLISH_MIN_DISTINCT:
+        return f"has only {len(set(value))} distinct characters"
+    if value == getattr(settings, "SECRET_KEY", None):
+        return "is SECRET_KEY (a leak of either would give both away)"
+    return None
+
+
+def check_publish_credentials(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Weak credentials of ``POST /wsapp/publish/``: anyone who guesses one posts to any room."""
+    if not isinstance(getattr(settings, "WSAPP", {}), dict):
+        return []  # E004 says so
+    conf = get_settings()
+    found: list[CheckMessage] = []
+    values = {key: conf[key] for key in ("PUBLISH_SECRET", "PUBLISH_TOKEN")}
+    for key, value in values.items():
+        if not isinstance(value, str) or not value:
+            continue  # off (None or "") or the wrong type (E004 says so)
+        problem = _weakness(value)
+        if problem is not None:
+            found.append(
+                Error(
+                    f'WSAPP["{key}"] {problem}.',
+                    hint="Use a random string: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'",
+                    id="wsapp.E010",
+                )
+            )
+    secret, token = values["PUBLISH_SECRET"], values["PUBLISH_TOKEN"]
+    if isinstance(secret, str) and secret and secret == token:
+        found.append(
+            Warning(
+                'WSAPP["PUBLISH_SECRET"] and WSAPP["PUBLISH_TOKEN"] are the same string.',
+                hint="A token travels in every request: give the HMAC secret a value of its own.",
+                id="wsapp.W010",
+            )
+        )
+    return found
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -204,3 +257,4 @@ def register() -> None:
     register_check(check_settings, Tags.compatibility)
     register_check(check_routing, Tags.urls)
     register_check(check_channel_layers, Tags.compatibility)
+    register_check(check_publish_credentials, Tags.security)

@@ -95,6 +95,18 @@ DEFAULTS: dict[str, Any] = {
     # networks): the reverse proxy's. Any other peer's headers are ignored, so no client can
     # claim an address (see wsapp.proxy).
     "TRUSTED_PROXIES": ["127.0.0.1", "::1"],
+    # The HTTP publish endpoint (``POST /wsapp/publish/``) for producers outside Django: off
+    # until one of these is set. The HMAC key producers sign with (at least 32 characters)...
+    "PUBLISH_SECRET": None,
+    # ...and/or a server token sent as ``Authorization: Bearer <token>`` (at least 32 too).
+    "PUBLISH_TOKEN": None,
+    # Largest request body the endpoint reads (413 above it).
+    "PUBLISH_MAX_BYTES": 64 * 1024,
+    # Requests per credential kind and client address, a token bucket shared by every process.
+    "PUBLISH_RATE": "100/s burst 200",
+    # Seconds a signed request's timestamp may be from the server's clock (and is remembered,
+    # so that a replay within them is refused).
+    "PUBLISH_MAX_AGE": 300,
 }
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h)\s*(?:burst\s+(\d+))?\s*$")

@@ -30,6 +30,7 @@ from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
 from wsapp.exceptions import LayerUnavailable
 from wsapp.hub import messages
+from wsapp.hub.active import ActiveRooms
 from wsapp.hub.delivery import Delivery, TopicListener, discard
 from wsapp.hub.messages import room_group, user_group
 from wsapp.hub.recovery import close_all, recover
@@ -79,6 +80,8 @@ class Hub:
         self.channel = ""
         #: Rooms → local sockets, holds, floors, topic sockets, the writes (one table).
         self.delivery = Delivery()
+        #: This process's entries in the shared set of rooms with live members (rooms.active()).
+        self.active = ActiveRooms(self.store)
         self.users: dict[str, set[WebSocket]] = {}
         self.groups: set[str] = set()
         # The reverse of users: forgetting a socket costs its own memberships only.
@@ -115,6 +118,8 @@ class Hub:
     async def stop(self) -> None:
         self._stopping = True
         await cancel_and_wait([*self._tasks, *([self._recovery] if self._recovery else [])])
+        with contextlib.suppress(Exception):  # best effort: unrenewed, they expire in one TTL
+            await self.active.remove(self.active.idle(()), self.channel)
         for group in list(self.groups):
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group, self.channel)
@@ -180,9 +185,16 @@ class Hub:
             LayerUnavailable: the channel layer is away (the caller closes with 1013).
         """
         self._refuse_while_down()
+        first = room not in self.delivery.rooms
         self.delivery.add(room, ws, hold=hold, listener=listener)
         try:
             await self._ensure_group(room_group(room))
+            if first:
+                try:
+                    await self.active.mark(room, self.channel, self.ttl)
+                except LayerUnavailable as exc:
+                    self.layer_failed("active rooms", exc)
+                    raise
         except LayerUnavailable:
             self.leave(room, ws)
             raise
@@ -222,6 +234,9 @@ class Hub:
             self.leave(room, ws)
         for key in list(self._users_of.get(ws, ())):
             self.detach_user(key, ws)
+        idle = self.active.idle(self.rooms)
+        if idle:
+            self.cleanup(self.active.remove(idle, self.channel), "active rooms")
         for callback in self._on_forget:
             callback(ws)
 
@@ -333,6 +348,7 @@ class Hub:
         for group in wanted:
             self.groups.add(group)
             await self.layer.group_add(group, self.channel)
+        await self.active.refresh(self.rooms, self.channel, self.ttl)
         for callback in self._on_refresh:
             await callback(self)
 

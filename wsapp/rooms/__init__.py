@@ -1,7 +1,7 @@
 """Rooms: broadcast, presence and history over the channel layer, O(processes) per message.
 
 The API (``broadcast``/``abroadcast``, ``broadcast_raw``, ``send_to_user``, ``online``,
-``close``, ``kick``, ``close_user``) lives in
+``active``, ``join``/``leave``, ``close``, ``kick``, ``close_user``) lives in
 :mod:`wsapp.rooms.api`; its public names are listed here, once, and resolved on first use, so
 that importing a submodule (the consumer, presence, history) does not load the API and its sync
 bridges. The API module does not import this package: the names cannot go round in a cycle.
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "aactive",
     "abroadcast",
     "abroadcast_raw",
     "aclose",
@@ -23,12 +24,15 @@ __all__ = [
     "asend_to_user",
     "aonline",
     "aonline_connections",
+    "active",
     "broadcast",
     "broadcast_raw",
     "close",
     "close_user",
+    "join",
     "joined",
     "kick",
+    "leave",
     "online",
     "online_connections",
     "send_to_user",

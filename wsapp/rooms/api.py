@@ -16,14 +16,16 @@ from asgiref.sync import async_to_sync
 
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode
-from wsapp.connection import WebSocket
+from wsapp.connection import CONNECTED, WebSocket
+from wsapp.exceptions import InvalidStateError
 from wsapp.hub import messages
-from wsapp.hub.hub import get_hub
+from wsapp.hub.active import active_rooms
+from wsapp.hub.hub import current_hub, get_hub
 from wsapp.hub.publish import publish_raw, publish_to_room, publish_to_user, send_to_group
 from wsapp.hub.store import store_for
 from wsapp.hub.users import user_key
 from wsapp.layers import get_layer
-from wsapp.rooms.presence import online_users, room_connections
+from wsapp.rooms.presence import Presence, online_users, presence_for, room_connections
 
 
 def _slug(room: Any) -> str:
@@ -95,28 +97,90 @@ async def aclose_user(user: Any, code: int = CloseCode.NOT_AUTHENTICATED, reason
     await send_to_group(messages.user_group(key), messages.close_user(key, code, reason))
 
 
+async def aactive() -> list[str]:
+    """Slugs of the rooms with a live member on any process (any way of being in one: a
+    ``RoomConsumer``, :func:`join`, a topic), sorted, each once. A crashed process's rooms drop
+    out within ``PRESENCE_TTL``."""
+    return await active_rooms(store_for(get_layer()))
+
+
+def _checked_slug(room: Any) -> str:
+    slug = _slug(room)
+    messages.room_group(slug)  # ValueError for a name no group can have, before any change
+    return slug
+
+
+async def join(ws: WebSocket, room: Any, *, presence: bool = True) -> None:
+    """Deliver ``room``'s broadcasts to ``ws`` from now on, until :func:`leave` or its close.
+
+    A socket may be in any number of rooms. A signed-in user is entered in the room's presence
+    (the entries ``RoomConsumer`` writes: ``online()`` lists them, the room's members get a
+    ``presence.diff``); ``presence=False`` skips that, for a plain-text or binary protocol whose
+    members must not get JSON frames. Joining twice is one membership.
+
+    Raises:
+        ValueError: ``room`` is not a valid room name (1-99 of ``[a-zA-Z0-9._-]``).
+        InvalidStateError: ``ws`` is not accepted yet, or closed.
+        LayerUnavailable: the channel layer is away (nothing was joined).
+    """
+    slug = _checked_slug(room)
+    if ws.application_state is not CONNECTED or ws.closed:
+        raise InvalidStateError("join a room", ws.application_state, CONNECTED)
+    hub = await get_hub()
+    await hub.join(slug, ws)
+    user = ws.scope.get("user")
+    if not presence or user is None or not user.is_authenticated:
+        return
+    meta = {"device": ws.headers.get("user-agent", "")[:200]}
+    try:
+        await presence_for(hub).join(slug, ws, user.get_username(), meta)
+    except BaseException:
+        with contextlib.suppress(Exception):  # its own store call may fail the same way
+            await leave(ws, slug)  # the hub's membership goes first, whatever the store says
+        raise
+
+
+async def leave(ws: WebSocket, room: Any) -> None:
+    """Stop delivering ``room``'s broadcasts to ``ws`` and take it out of the room's presence
+    (its user's leave is announced if it was their last socket there). Leaving a room ``ws`` is
+    not in does nothing; a close leaves every room by itself.
+
+    Raises:
+        ValueError: ``room`` is not a valid room name.
+    """
+    slug = _checked_slug(room)
+    hub = current_hub()
+    if hub is None:
+        return  # no hub on this loop: ws joined nothing here
+    hub.leave(slug, ws)
+    idle = hub.active.idle(hub.rooms)
+    if idle:
+        await hub.active.remove(idle, hub.channel)
+    if isinstance(hub.presence, Presence):
+        await hub.presence.leave(slug, ws)
+
+
 @contextlib.asynccontextmanager
-async def joined(ws: WebSocket, room: Any) -> AsyncIterator[None]:
-    """Receive ``room``'s broadcasts on ``ws`` while inside the block (for ``async def``
-    handlers; ``RoomConsumer`` does this, with presence and history, for you)::
+async def joined(ws: WebSocket, room: Any, *, presence: bool = True) -> AsyncIterator[None]:
+    """:func:`join` for the block's duration, then :func:`leave` (for ``async def`` handlers;
+    ``RoomConsumer`` does this, with history, for you)::
 
         async with rooms.joined(ws, "lobby"):
             async for text in ws.iter_text():
                 await rooms.abroadcast("lobby", {"type": "message", "body": text})
     """
-    slug = _slug(room)
-    hub = await get_hub()
-    await hub.join(slug, ws)
+    await join(ws, room, presence=presence)
     try:
         yield
     finally:
-        hub.leave(slug, ws)
+        await leave(ws, room)
 
 
 broadcast = async_to_sync(abroadcast)
 broadcast_raw = async_to_sync(abroadcast_raw)
 send_to_user = async_to_sync(asend_to_user)
 online = async_to_sync(aonline)
+active = async_to_sync(aactive)
 online_connections = async_to_sync(aonline_connections)
 close = async_to_sync(aclose)
 kick = async_to_sync(akick)
