@@ -41,6 +41,9 @@ from wsapp.rooms.presence import presence_for
 __all__ = ["REFUSALS", "TopicConsumer"]
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
+#: The largest message id (a 64-bit primary key): a bigger ``since`` is no message id, and no
+#: database driver would take it.
+MAX_MESSAGE_ID = 2**63 - 1
 #: A refused subscribe's ``code`` → its ``error`` name (the code is the one the chat endpoint
 #: closes with for the same reason).
 REFUSALS: dict[int, str] = {
@@ -125,7 +128,7 @@ class TopicConsumer(RoomRules, Consumer):
             await self.count_invalid()
             return
         assert isinstance(slug, str)
-        if since is not None and (type(since) is not int or since < 0):
+        if since is not None and (type(since) is not int or not 0 <= since <= MAX_MESSAGE_ID):
             message = '"since" must be a message id (an integer ≥ 0).'
             await self._refuse(slug, CloseCode.BAD_REQUEST, message)
             await self.count_invalid()
