@@ -20,6 +20,7 @@ from django.core.checks import Error
 from django.test import override_settings
 
 from consumers.chat import ChatConsumer
+from tests.demo.test_chat import shared_store  # noqa: F401 (a fixture: memory, or Redis)
 from tests.support.timing import wait_until
 from tests.wsapp.helpers import FakeClock
 from wsapp import rooms
@@ -34,7 +35,7 @@ from wsapp.rooms.history import save_message
 from wsapp.routing import Router, path
 from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_teardown")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Topics(rooms.TopicConsumer):
@@ -60,8 +61,9 @@ Connect = Callable[..., Awaitable[AsyncWebSocketSession]]
 
 
 @pytest_asyncio.fixture
-async def connect() -> AsyncIterator[Connect]:
-    """``await connect(user, url="/ws/topics/")`` → a session on the real stack."""
+async def connect(hub_teardown: None) -> AsyncIterator[Connect]:
+    """``await connect(user, url="/ws/topics/")`` → a session on the real stack (ask for
+    ``shared_store`` before it, so the hub stops before a Redis layer is flushed)."""
     client = AsyncWebSocketClient(websocket_application(ROUTER))
     opened: list[AsyncWebSocketSession] = []
 
@@ -160,6 +162,7 @@ async def test_a_subscribe_sends_subscribed_then_history_then_presence_state(
     assert await rooms.aonline("lobby") == ["alice"]
 
 
+@pytest.mark.usefixtures("shared_store")  # memory and Redis
 async def test_messages_are_acked_and_reach_topic_and_chat_endpoint_members(
     connect: Connect, lobby: Room, kitchen: Room, user: Any, bob: Any
 ) -> None:
@@ -426,8 +429,14 @@ async def test_typing_reaches_the_topics_others_tagged(
     assert await barrier(other) == []
 
 
+@pytest.mark.usefixtures("shared_store")  # memory and Redis
 async def test_typing_is_throttled_per_topic_and_a_post_lets_the_next_one_through(
-    connect: Connect, lobby: Room, kitchen: Room, user: Any, bob: Any, monkeypatch: Any
+    connect: Connect,
+    lobby: Room,
+    kitchen: Room,
+    user: Any,
+    bob: Any,
+    monkeypatch: Any,
 ) -> None:
     clock = FakeClock.install(monkeypatch, topics)
     alice, other = await connect(user), await connect(bob)
@@ -488,8 +497,14 @@ async def test_presence_of_a_chat_endpoint_member_reaches_topic_subscribers_tagg
     assert (await alice.receive_json())["leaves"] == ["bob"]
 
 
+@pytest.mark.usefixtures("shared_store")  # memory and Redis
 async def test_a_subscribe_misses_nothing_and_repeats_nothing_under_concurrent_broadcasts(
-    connect: Connect, lobby: Room, kitchen: Room, user: Any, bob: Any, monkeypatch: Any
+    connect: Connect,
+    lobby: Room,
+    kitchen: Room,
+    user: Any,
+    bob: Any,
+    monkeypatch: Any,
 ) -> None:
     """Broadcasts land before, during and after the history read, some lagging their commit:
     each message arrives once, in history or live; the other topic is never held."""
@@ -571,6 +586,7 @@ async def test_a_closed_room_ends_its_topic_with_4410_after_room_closed(
 
 
 @pytest.mark.parametrize("action", ["ban", "remove", "make_private", "kick"])
+@pytest.mark.usefixtures("shared_store")
 async def test_losing_access_ends_the_topic_with_4403(
     connect: Connect, kitchen: Room, user: Any, bob: Any, action: str
 ) -> None:
