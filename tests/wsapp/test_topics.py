@@ -615,10 +615,13 @@ async def test_losing_access_ends_the_topic_with_4403(
     await post(alice, "kitchen", "still here", "k")
 
 
+@pytest.mark.parametrize("again", [False, True], ids=["subscribe", "resubscribe"])
 async def test_a_room_closed_during_a_subscribe_ends_the_topic_after_its_history(
-    connect: Connect, lobby: Room, user: Any, monkeypatch: Any
+    connect: Connect, lobby: Room, user: Any, monkeypatch: Any, again: bool
 ) -> None:
     ws = await connect(user)
+    if again:
+        await subscribe(ws, "lobby")
     real_history = topics.history_frame
     hub = await get_hub()
 

@@ -155,15 +155,13 @@ class TopicConsumer(RoomRules, Consumer):
             await self._refuse(slug, exc.code, exc.reason)
             return
         topic.room = room
-        await self._send_join(slug, history, users)
-        topic.live = True
-        if topic.ended is not None:
-            await self._end(slug, *topic.ended)
+        await self._send_join(slug, topic, history, users)
 
     async def _resubscribe(self, slug: str, topic: _Subscription, since: int | None) -> None:
         """A subscribe to a topic this socket has: its history again (from ``since``) and the
         presence state, held and floored like the first; the seat is not taken twice."""
         assert topic.room is not None
+        topic.live = False  # the hub's end of the room waits for this history, as on a subscribe
         try:
             await self.hub.join(slug, self.ws, hold=True, listener=self)
             history = await history_frame(topic.room, since, *self.history_limits())
@@ -172,13 +170,20 @@ class TopicConsumer(RoomRules, Consumer):
             await self._leave(slug)
             await self._refuse(slug, exc.code, exc.reason)
             return
-        await self._send_join(slug, history, users)
+        await self._send_join(slug, topic, history, users)
 
-    async def _send_join(self, slug: str, history: dict[str, Any], users: list[str]) -> None:
+    async def _send_join(
+        self, slug: str, topic: _Subscription, history: dict[str, Any], users: list[str]
+    ) -> None:
+        """``subscribed``, ``history``, ``presence.state``, the held frames; then the topic is
+        live, and ended at once if the hub ended the room meanwhile."""
         await self.send_json({"type": "subscribed", "topic": slug})
         await self.send_json({**history, "topic": slug})
         await self.send_json({"type": "presence.state", "topic": slug, "users": users})
         await self.release(slug, history)
+        topic.live = True
+        if topic.ended is not None:
+            await self._end(slug, *topic.ended)
 
     async def _refuse(self, topic: object, code: int, message: str) -> None:
         frame: dict[str, Any] = {"type": "subscribe.refused"}
