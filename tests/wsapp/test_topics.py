@@ -39,7 +39,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Topics(rooms.TopicConsumer):
-    subprotocols = ["wsapp.v1"]
     max_body_length = 2000
 
     async def can_join(self, room: Room) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from wsapp.codes import CloseCode
 from wsapp.conf import get_settings
@@ -83,6 +83,10 @@ class TopicConsumer(RoomRules, Consumer):
     to rooms with ``allow_anonymous`` (read-only, not in presence), other rooms are refused with
     4401 per topic.
     """
+
+    #: The wire protocol's name and version, negotiated when the client offers it (a client
+    #: that offers none is served the same protocol; ``wsapp.js`` offers it).
+    subprotocols: ClassVar[tuple[str, ...] | list[str]] = ("wsapp.v1",)
 
     def __init__(self, ws: WebSocket) -> None:
         super().__init__(ws)
