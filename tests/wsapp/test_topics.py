@@ -27,7 +27,7 @@ from wsapp import rooms
 from wsapp.asgi import websocket_application
 from wsapp.checks import check_settings
 from wsapp.codes import CloseCode
-from wsapp.exceptions import LayerUnavailable
+from wsapp.exceptions import DatabaseUnavailable, LayerUnavailable
 from wsapp.hub.hub import get_hub
 from wsapp.models import Membership, Message, Room
 from wsapp.rooms import moderation, topics
@@ -343,21 +343,39 @@ def test_a_bad_max_topics_setting_is_a_system_check_error() -> None:
         ]
 
 
-async def test_the_layer_away_refuses_the_topic_with_1013_and_the_socket_stays(
-    connect: Connect, lobby: Room, user: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("again", [False, True], ids=["subscribe", "resubscribe"])
+@pytest.mark.parametrize("away", ["layer", "database"])
+async def test_an_outage_refuses_the_topic_with_1013_and_the_socket_stays(
+    connect: Connect,
+    lobby: Room,
+    user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    away: str,
+    again: bool,
 ) -> None:
+    """The layer or the database away: try again later, for that topic (a resubscribe loses
+    the topic, whose frames the hub may have dropped); the socket and the user's rights stay."""
     ws = await connect(user)
+    if again:
+        await subscribe(ws, "lobby")
     hub = await get_hub()
-    real_join = hub.join
 
-    async def away(*args: Any, **kwargs: Any) -> None:
+    async def layer_away(*args: Any, **kwargs: Any) -> None:
         raise LayerUnavailable("test: redis is away")
 
-    monkeypatch.setattr(hub, "join", away)
-    answer = await refused(ws, {"topic": "lobby"})
+    async def database_away(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseUnavailable("test: the database is away")
+
+    with monkeypatch.context() as patch:
+        if away == "layer":
+            patch.setattr(hub, "join", layer_away)
+        else:
+            patch.setattr(topics, "history_frame", database_away)
+        answer = await refused(ws, {"topic": "lobby"})
     assert (answer["code"], answer["error"]) == (1013, "try_again_later")
     assert await rooms.aonline("lobby") == []
-    monkeypatch.setattr(hub, "join", real_join)
+    await ws.send_json({"type": "typing", "topic": "lobby"})
+    assert (await ws.receive_json())["code"] == "not_subscribed"
     await subscribe(ws, "lobby")
 
 
@@ -674,6 +692,11 @@ async def test_anonymous_readers_read_open_rooms_only_and_never_post(
         "message": "You may not post in this room.",
         "topic": "open",
     }
+    await reader.send_json({"type": "typing", "topic": "open"})  # a reader's typing: ignored
+    assert await barrier(reader) == []  # handled (a broadcast of it would be published by now)
+    await rooms.abroadcast("open", {"type": "notice", "body": "marker"})
+    assert await barrier_room_all(member) == [{"type": "notice", "body": "marker", "topic": "open"}]
+    assert (await reader.receive_json())["body"] == "marker"
     await post(member, "open", "to the readers", "r")
     assert (await reader.receive_json())["body"] == "to the readers"
     assert await rooms.aonline("open") == ["alice"]
