@@ -3,6 +3,7 @@ and run-time membership — ``join``/``leave``/``joined`` with presence, ``activ
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -24,8 +25,10 @@ from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 def test_every_listed_name_resolves_to_the_api() -> None:
     for name in rooms.__all__:
-        assert getattr(rooms, name) is getattr(api, name)
+        home = importlib.import_module(rooms._ELSEWHERE[name]) if name in rooms._ELSEWHERE else api
+        assert getattr(rooms, name) is getattr(home, name)
     assert set(rooms.__all__) <= set(dir(rooms))
+    assert set(rooms._ELSEWHERE) <= set(rooms.__all__)
 
 
 def test_online_connections_is_the_sync_twin_of_aonline_connections() -> None:

@@ -7,7 +7,8 @@ that importing a submodule (the consumer, presence, history) does not load the A
 bridges. The API module does not import this package: the names cannot go round in a cycle.
 
 Changes that are saved and then pushed to the sockets (archive, ban, make private, announce)
-are :mod:`wsapp.rooms.moderation`'s.
+are :mod:`wsapp.rooms.moderation`'s. ``TopicConsumer`` (many rooms over one socket) is resolved
+the same way, from :mod:`wsapp.rooms.topics`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "TopicConsumer",
     "aactive",
     "abroadcast",
     "abroadcast_raw",
@@ -39,9 +41,15 @@ __all__ = [
 ]
 #: Old names still served (each warns when called), not part of ``__all__``.
 _DEPRECATED = frozenset({"online_connections_sync"})
+#: Public names that live outside the API module: name → its module.
+_ELSEWHERE = {"TopicConsumer": "wsapp.rooms.topics"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
     if name in __all__ or name in _DEPRECATED:
         from wsapp.rooms import api  # on first use: see the module docstring
 
