@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Consumer",
     "RoomConsumer",
+    "TopicConsumer",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketState",
@@ -40,6 +41,7 @@ _LAZY = {
     "event": "wsapp.consumers",
     "layer_event": "wsapp.consumers",
     "RoomConsumer": "wsapp.rooms.consumer",
+    "TopicConsumer": "wsapp.rooms.topics",
     "login_required": "wsapp.access",
     "permission_required": "wsapp.access",
     "WebSocket": "wsapp.connection",
@@ -73,6 +75,7 @@ _PUBLIC_MODULES = frozenset(
         "wsapp.rooms",
         "wsapp.rooms.consumer",
         "wsapp.rooms.moderation",
+        "wsapp.rooms.topics",
         "wsapp.routing",
         "wsapp.testing",
         "wsapp.tokens",
@@ -89,6 +92,7 @@ if TYPE_CHECKING:
     from wsapp.exceptions import WebSocketDisconnect
     from wsapp.lifecycle import connections
     from wsapp.rooms.consumer import RoomConsumer
+    from wsapp.rooms.topics import TopicConsumer
 
 
 def __getattr__(name: str) -> Any:

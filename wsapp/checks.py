@@ -81,6 +81,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "an integer ≥ 0",
     ),
     "HISTORY_MAX_REPLAY": (_positive_int, "a positive integer"),
+    "MAX_TOPICS_PER_CONNECTION": (_positive_int, "a positive integer"),
     "PRESENCE_TTL": (_positive_number, "a positive number of seconds"),
     "TOKEN_MAX_AGE": (_positive_int, "a positive number of seconds"),
     "PING_INTERVAL": (_positive_number, "a positive number of seconds"),

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # Chat messages sent on join, and the cap on what ``?since=`` replays.
     "HISTORY_LENGTH": 50,
     "HISTORY_MAX_REPLAY": 500,
+    # Rooms one ``TopicConsumer`` socket may be subscribed to at once (Centrifugo's default);
+    # the next subscribe is refused with 4429 ``too_many_topics``, the socket stays open.
+    "MAX_TOPICS_PER_CONNECTION": 128,
     # Seconds a process's presence entries live in the layer without a refresh.
     "PRESENCE_TTL": 30,
     # Lifetime of the signed connection tokens that ``/wsapp/token/`` hands out, in seconds.

@@ -135,13 +135,19 @@ async def test_forget_drops_a_socket_from_every_room_user_hold_and_floor(started
     await hub.join("random", ws)
     await hub.join("lobby", other)
     await hub.attach_user("42", ws)
-    hub.set_floor(ws, 7)
+    hub.set_floor(ws, "lobby", 7)
     forgotten: list[StandInSocket] = []
     hub.on_forget(forgotten.append)
     hub.on_forget(forgotten.append)  # once is enough
     hub.forget(ws)
     hub.forget(ws)  # a second close is harmless
-    assert (hub.rooms, hub.users, hub.held, hub.floors) == ({"lobby": {other}}, {}, {}, {})
+    delivery = hub.delivery
+    assert (hub.rooms, hub.users, delivery.held, delivery.floors) == (
+        {"lobby": {other}},
+        {},
+        {},
+        {},
+    )
     assert forgotten == [ws, ws]
 
 

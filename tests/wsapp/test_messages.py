@@ -25,6 +25,16 @@ def test_broadcast_defaults_to_no_exclusions_and_no_id() -> None:
     assert (message["exclude"], message["id"]) == ([], None)
 
 
+def test_a_raw_broadcast_carries_text_or_bytes_unchanged() -> None:
+    text, binary = messages.raw_broadcast("lobby", "hi"), messages.raw_broadcast("lobby", b"\x00")
+    assert (text["text"], text["raw"], text["id"]) == ("hi", True, None)
+    assert (binary["bytes"], "text" in binary) == (b"\x00", False)
+
+
+def test_a_message_to_a_user_carries_the_encoded_text() -> None:
+    assert messages.to_user("42", "{}") == {"type": "wsapp.to_user", "user": "42", "text": "{}"}
+
+
 def test_close_room_carries_the_notice_sent_before_the_close() -> None:
     assert messages.close_room("lobby", CloseCode.ROOM_CLOSED, "archived", "{}") == {
         "type": "wsapp.close_room",
@@ -63,6 +73,7 @@ def test_the_hub_handles_exactly_the_message_types_defined_here() -> None:
         messages.CLOSE_ROOM,
         messages.KICK,
         messages.CLOSE_USER,
+        messages.TO_USER,
     }
 
 

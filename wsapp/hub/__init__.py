@@ -2,8 +2,11 @@
 
 - :mod:`~wsapp.hub.messages`: the layer messages a hub acts on (typed constructors) and the
   group names they are sent to — the hub's input contract.
-- :mod:`~wsapp.hub.publish`: handing those messages to the layer (``publish_to_room``).
-- :mod:`~wsapp.hub.hub`: the ``Hub`` (memberships, fan-out, held frames and floors, refresh)
+- :mod:`~wsapp.hub.publish`: handing those messages to the layer (``publish_to_room``,
+  ``publish_raw``, ``publish_to_user``).
+- :mod:`~wsapp.hub.delivery`: rooms → local sockets (plain or multiplexed as topics), held
+  frames and floors, and the writes.
+- :mod:`~wsapp.hub.hub`: the ``Hub`` (joins, the user index, layer messages, refresh)
   and the process's hubs, one per event loop (``get_hub``, ``current_hub``, ``stop_hub``).
 - :mod:`~wsapp.hub.runtime`: the per-loop registry the hubs are held in.
 - :mod:`~wsapp.hub.recovery`: what a hub does when the layer answers again after an outage.

@@ -28,8 +28,9 @@ from channels.layers import BaseChannelLayer
 
 from wsapp.conf import get_settings
 from wsapp.connection import WebSocket
-from wsapp.exceptions import InvalidStateError, LayerUnavailable, WebSocketDisconnect
+from wsapp.exceptions import LayerUnavailable
 from wsapp.hub import messages
+from wsapp.hub.delivery import Delivery, TopicListener, discard
 from wsapp.hub.messages import room_group, user_group
 from wsapp.hub.recovery import close_all, recover
 from wsapp.hub.runtime import PerLoop, cancel_and_wait
@@ -76,19 +77,13 @@ class Hub:
         self.store: TTLStore = store_for(layer)
         self.ttl = ttl
         self.channel = ""
-        self.rooms: dict[str, set[WebSocket]] = {}
+        #: Rooms → local sockets, holds, floors, topic sockets, the writes (one table).
+        self.delivery = Delivery()
         self.users: dict[str, set[WebSocket]] = {}
         self.groups: set[str] = set()
-        self.held: dict[WebSocket, list[dict[str, Any]]] = {}
-        # The highest chat message id a joiner's history carried: a broadcast of an id at or
-        # below it was committed before that history was read, so the joiner has it already
-        # (its broadcast lagged its commit past the hold: ids commit in order per room).
-        self.floors: dict[WebSocket, int] = {}
-        # The reverse of rooms and users: forgetting a socket costs its own memberships only.
-        self._rooms_of: dict[WebSocket, set[str]] = {}
+        # The reverse of users: forgetting a socket costs its own memberships only.
         self._users_of: dict[WebSocket, set[str]] = {}
         self.channel_full = 0
-        self.delivered = 0
         self.received = 0
         self._services = tuple(services)
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,6 +96,7 @@ class Hub:
             messages.CLOSE_ROOM: self._on_close_room,
             messages.KICK: self._on_kick,
             messages.CLOSE_USER: self._on_close_user,
+            messages.TO_USER: self._on_to_user,
         }
         self._on_refresh: list[RefreshCallback] = []
         self._on_forget: list[ForgetCallback] = []
@@ -156,45 +152,52 @@ class Hub:
 
     # -- local membership -------------------------------------------------------------------
 
-    async def join(self, room: str, ws: WebSocket, *, hold: bool = False) -> None:
+    @property
+    def rooms(self) -> dict[str, set[WebSocket]]:
+        """Room slug → the local sockets in it (plain and multiplexed)."""
+        return self.delivery.rooms
+
+    @property
+    def delivered(self) -> int:
+        return self.delivery.delivered
+
+    async def join(
+        self,
+        room: str,
+        ws: WebSocket,
+        *,
+        hold: bool = False,
+        listener: TopicListener | None = None,
+    ) -> None:
         """Deliver room ``room``'s broadcasts to ``ws`` from now on.
 
-        With ``hold``, frames are kept back until :meth:`release`, so a joiner can send its
-        history first and still miss nothing that was broadcast while it loaded.
+        With ``hold``, frames are kept back until :meth:`take_held` has returned them all, so a
+        joiner can send its history first and still miss nothing broadcast while it loaded.
+        With ``listener``, ``ws`` is multiplexed: it gets each frame in its topic form and the
+        server's end of the room is the listener's to announce (see :mod:`~wsapp.hub.delivery`).
 
         Raises:
             LayerUnavailable: the channel layer is away (the caller closes with 1013).
         """
         self._refuse_while_down()
-        if hold:
-            self.held.setdefault(ws, [])
-        self.rooms.setdefault(room, set()).add(ws)
-        self._rooms_of.setdefault(ws, set()).add(room)
+        self.delivery.add(room, ws, hold=hold, listener=listener)
         try:
             await self._ensure_group(room_group(room))
         except LayerUnavailable:
             self.leave(room, ws)
             raise
 
-    def take_held(self, ws: WebSocket) -> str | None:
-        """The oldest frame held back for ``ws``; ``None`` once none is left, which also ends
-        the hold (frames that arrive while the caller sends the earlier ones queue behind them)."""
-        frames = self.held.get(ws)
-        if not frames:
-            self.held.pop(ws, None)
-            return None
-        return str(frames.pop(0)["text"])
+    def take_held(self, ws: WebSocket, room: str) -> dict[str, Any] | None:
+        """The oldest frame held back for ``ws`` in ``room`` (see :meth:`Delivery.take_held`)."""
+        return self.delivery.take_held(ws, room)
 
-    def set_floor(self, ws: WebSocket, message_id: int) -> None:
-        """``ws`` has every chat message up to ``message_id`` (its history said so)."""
-        self.floors[ws] = message_id
+    def set_floor(self, ws: WebSocket, room: str, message_id: int) -> None:
+        """``ws`` has every chat message of ``room`` up to ``message_id`` (its history said so)."""
+        self.delivery.set_floor(ws, room, message_id)
 
     def leave(self, room: str, ws: WebSocket) -> None:
         """Stop delivering; the group is dropped by the next refresh if no member is left."""
-        self.held.pop(ws, None)
-        self.floors.pop(ws, None)
-        _discard(self.rooms, room, ws)
-        _discard(self._rooms_of, ws, room)
+        self.delivery.remove(room, ws)
 
     async def attach_user(self, user_key: str, ws: WebSocket) -> None:
         """Index ``ws`` under its user (raises ``LayerUnavailable`` while the layer is away)."""
@@ -208,19 +211,17 @@ class Hub:
             raise
 
     def detach_user(self, user_key: str, ws: WebSocket) -> None:
-        _discard(self.users, user_key, ws)
-        _discard(self._users_of, ws, user_key)
+        discard(self.users, user_key, ws)
+        discard(self._users_of, ws, user_key)
 
     def forget(self, ws: WebSocket) -> None:
         """``ws`` has closed: drop it from every room, user, hold and floor, then tell the
         :meth:`on_forget` callbacks (presence removes its entries). The one place this is done,
         so nothing keeps a closed socket; safe to call twice."""
-        for room in list(self._rooms_of.get(ws, ())):
+        for room in self.delivery.rooms_of(ws):
             self.leave(room, ws)
         for key in list(self._users_of.get(ws, ())):
             self.detach_user(key, ws)
-        self.held.pop(ws, None)
-        self.floors.pop(ws, None)
         for callback in self._on_forget:
             callback(ws)
 
@@ -271,50 +272,34 @@ class Hub:
                 logger.exception("Hub failed to handle %r", message.get("type"))
 
     async def _on_broadcast(self, message: messages.Broadcast) -> None:
-        sockets = self.rooms.get(message["room"])
-        if sockets:
-            frame = {"type": "websocket.send", "text": message["text"]}
-            await self.deliver(sockets, frame, message.get("exclude") or (), message.get("id"))
-
-    async def deliver(
-        self,
-        sockets: Iterable[WebSocket],
-        frame: dict[str, Any],
-        exclude: Iterable[str] = (),
-        message_id: int | None = None,
-    ) -> None:
-        """Write one already-encoded frame to each socket; a dead one is skipped, not fatal."""
-        skip = set(exclude)
-        held = self.held
-        floors = self.floors if message_id is not None else None
-        for ws in list(sockets):
-            if ws.id in skip:
-                continue
-            if floors and message_id <= floors.get(ws, -1):  # type: ignore[operator]
-                continue
-            if held and ws in held:
-                held[ws].append(frame)
-                continue
-            try:
-                await ws.send_frame(frame)
-            except (WebSocketDisconnect, InvalidStateError, OSError):
-                continue
-            self.delivered += 1
+        await self.delivery.send(
+            message["room"],
+            _frame(message),
+            raw=bool(message.get("raw")),
+            exclude=message.get("exclude") or (),
+            message_id=message.get("id"),
+        )
 
     async def _on_close_room(self, message: messages.CloseRoom) -> None:
-        sockets = list(self.rooms.get(message["room"], ()))
+        room = message["room"]
+        sockets = list(self.rooms.get(room, ()))
         if message.get("text") is not None:
-            await self.deliver(sockets, {"type": "websocket.send", "text": message["text"]})
-        await close_all(sockets, message["code"], message.get("reason", ""))
+            await self.delivery.send(room, {"type": "websocket.send", "text": message["text"]})
+        await self.delivery.end(room, sockets, message["code"], message.get("reason", ""))
 
     async def _on_kick(self, message: messages.Kick) -> None:
         in_room = self.rooms.get(message["room"], set())
         sockets = [ws for ws in self.users.get(message["user"], ()) if ws in in_room]
-        await close_all(sockets, message["code"], message.get("reason", ""))
+        await self.delivery.end(message["room"], sockets, message["code"], message["reason"])
 
     async def _on_close_user(self, message: messages.CloseUser) -> None:
         sockets = list(self.users.get(message["user"], ()))
         await close_all(sockets, message["code"], message.get("reason", ""))
+
+    async def _on_to_user(self, message: messages.ToUser) -> None:
+        frame = {"type": "websocket.send", "text": message["text"]}
+        for ws in list(self.users.get(message["user"], ())):
+            await self.delivery.write(ws, frame)
 
     # -- keeping memberships alive ----------------------------------------------------------
 
@@ -352,13 +337,12 @@ class Hub:
             await callback(self)
 
 
-def _discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:
-    """Remove ``value`` from ``index[key]``, and the key with its last value."""
-    values = index.get(key)
-    if values is not None:
-        values.discard(value)
-        if not values:
-            del index[key]
+def _frame(message: messages.Broadcast) -> dict[str, Any]:
+    """The ASGI send event of a message's frame: its ``bytes`` if it has them, else its text."""
+    data = message.get("bytes")
+    if data is not None:
+        return {"type": "websocket.send", "bytes": data}
+    return {"type": "websocket.send", "text": message["text"]}
 
 
 async def _start(services: tuple[HubService, ...]) -> Hub:

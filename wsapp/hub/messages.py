@@ -15,7 +15,10 @@ messages, typing, presence diffs, announcements.
     ``exclude`` (list[str]): socket ids that must not get it (the sender's own socket).
     ``id`` (int | None): a chat message's id; a hub skips a joiner whose history already
     carried that id (its floor), so a message is never delivered twice.
-    Each hub writes ``text`` to its local members of ``room``, holding it back for a joiner
+    ``raw`` (bool, optional): sent by ``rooms.broadcast_raw()``: ``text`` is not JSON, or
+    ``bytes`` (bytes, optional, instead of ``text``) is a binary frame; plain sockets get it
+    unchanged, multiplexed ones wrapped (see :func:`wsapp.hub.delivery.topic_frame`).
+    Each hub writes the frame to its local members of ``room``, holding it back for a joiner
     that is still sending its history.
 
 ``wsapp.close_room`` — to :func:`room_group` ``(room)``; sent by ``rooms.close()`` (an archive,
@@ -34,18 +37,24 @@ membership, a room made private).
 logout, a deactivation, a password change).
     ``user`` (str), ``code`` (int), ``reason`` (str).
     Each hub closes every local socket of ``user``, in any room or none.
+
+``wsapp.to_user`` — to :func:`user_group` ``(user)``; sent by ``rooms.send_to_user()`` (a
+notification for one person, from a view, a signal or a task queue).
+    ``user`` (str), ``text`` (str, the frame, JSON-encoded once by the sender).
+    Each hub writes the frame to every local socket of ``user``, in any room or none.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Final, TypedDict
+from typing import Final, NotRequired, TypedDict
 
 BROADCAST: Final = "wsapp.broadcast"
 CLOSE_ROOM: Final = "wsapp.close_room"
 KICK: Final = "wsapp.kick"
 CLOSE_USER: Final = "wsapp.close_user"
+TO_USER: Final = "wsapp.to_user"
 
 # One rule for every room slug and user key, so a name valid for one part of wsapp is valid for all.
 _NAME = re.compile(r"^[a-zA-Z0-9._-]{1,99}$")
@@ -55,9 +64,11 @@ PREFIX = "wsapp"
 class Broadcast(TypedDict):
     type: str
     room: str
-    text: str
+    text: NotRequired[str]
+    bytes: NotRequired[bytes]
     exclude: list[str]
     id: int | None
+    raw: NotRequired[bool]
 
 
 class CloseRoom(TypedDict):
@@ -83,7 +94,13 @@ class CloseUser(TypedDict):
     reason: str
 
 
-HubMessage = Broadcast | CloseRoom | Kick | CloseUser
+class ToUser(TypedDict):
+    type: str
+    user: str
+    text: str
+
+
+HubMessage = Broadcast | CloseRoom | Kick | CloseUser | ToUser
 
 
 def broadcast(
@@ -99,6 +116,22 @@ def broadcast(
     }
 
 
+def raw_broadcast(room: str, data: str | bytes, exclude: Iterable[str] = ()) -> Broadcast:
+    """``data`` unchanged (a text frame for ``str``, a binary one for ``bytes``) for ``room``."""
+    message: Broadcast = {
+        "type": BROADCAST,
+        "room": room,
+        "exclude": list(exclude),
+        "id": None,
+        "raw": True,
+    }
+    if isinstance(data, str):
+        message["text"] = data
+    else:
+        message["bytes"] = bytes(data)
+    return message
+
+
 def close_room(room: str, code: int, reason: str, text: str | None = None) -> CloseRoom:
     """Send ``text`` (if any) to every member of ``room``, then close them with ``code``."""
     return {"type": CLOSE_ROOM, "room": room, "code": int(code), "reason": reason, "text": text}
@@ -112,6 +145,11 @@ def kick(room: str, user: str, code: int, reason: str) -> Kick:
 def close_user(user: str, code: int, reason: str) -> CloseUser:
     """Close every socket of user key ``user``, on every process, with ``code``."""
     return {"type": CLOSE_USER, "user": user, "code": int(code), "reason": reason}
+
+
+def to_user(user: str, text: str) -> ToUser:
+    """``text`` (already encoded) for every socket of user key ``user``, on every process."""
+    return {"type": TO_USER, "user": user, "text": text}
 
 
 def _checked(kind: str, key: str) -> str:

@@ -35,8 +35,22 @@ async def publish_to_room(room: str, data: Any, exclude: Iterable[str] = ()) -> 
     message = messages.broadcast(
         room, jsoncodec.dumps(data), exclude, data.get("id") if is_chat else None
     )
+    await _publish(messages.room_group(room), message)
+
+
+async def publish_raw(room: str, data: str | bytes, exclude: Iterable[str] = ()) -> None:
+    """Hand ``data`` unchanged (text or binary) to every process with a member in ``room``."""
+    await _publish(messages.room_group(room), messages.raw_broadcast(room, data, exclude))
+
+
+async def publish_to_user(user: str, data: Any) -> None:
+    """Encode ``data`` once and hand it to every process holding a socket of user key ``user``."""
+    await _publish(messages.user_group(user), messages.to_user(user, jsoncodec.dumps(data)))
+
+
+async def _publish(group: str, message: messages.HubMessage) -> None:
     try:
-        await send_to_group(messages.room_group(room), message)
+        await send_to_group(group, message)
     except LayerUnavailable as exc:
         hub = current_hub()
         if hub is None:

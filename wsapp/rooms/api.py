@@ -19,7 +19,7 @@ from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
 from wsapp.hub import messages
 from wsapp.hub.hub import get_hub
-from wsapp.hub.publish import publish_to_room, send_to_group
+from wsapp.hub.publish import publish_raw, publish_to_room, publish_to_user, send_to_group
 from wsapp.hub.store import store_for
 from wsapp.hub.users import user_key
 from wsapp.layers import get_layer
@@ -41,6 +41,26 @@ async def abroadcast(
     """
     ids = [ws.id if isinstance(ws, WebSocket) else ws for ws in exclude or ()]
     await publish_to_room(_slug(room), data, ids)
+
+
+async def abroadcast_raw(
+    room: Any, data: str | bytes, exclude: Iterable[WebSocket | str] | None = None
+) -> None:
+    """Send ``data`` unchanged to every live member of ``room`` on every process: a ``str`` as
+    a text frame, ``bytes`` as a binary one, with no JSON quoting (a plain-text or binary
+    protocol's broadcast). Multiplexed (topic) sockets get it wrapped, as they speak JSON:
+    ``{"type": "raw", "topic", "text"}`` (or ``"base64"`` for bytes)."""
+    if not isinstance(data, str | bytes | bytearray | memoryview):
+        raise TypeError(f"broadcast_raw() sends str or bytes, not {type(data).__name__}")
+    ids = [ws.id if isinstance(ws, WebSocket) else ws for ws in exclude or ()]
+    await publish_raw(_slug(room), data if isinstance(data, str) else bytes(data), ids)
+
+
+async def asend_to_user(user: Any, data: Any) -> None:
+    """Send ``data`` (JSON-encoded once) to every open socket of ``user`` (a user or its pk),
+    in any room or none, on every process: Starlette's ``send_personal_message``, Socket.IO's
+    ``to(user)``. A user with no open socket gets nothing (it is not queued)."""
+    await publish_to_user(str(getattr(user, "pk", user)), data)
 
 
 async def aonline(room: Any) -> list[str]:
@@ -94,6 +114,8 @@ async def joined(ws: WebSocket, room: Any) -> AsyncIterator[None]:
 
 
 broadcast = async_to_sync(abroadcast)
+broadcast_raw = async_to_sync(abroadcast_raw)
+send_to_user = async_to_sync(asend_to_user)
 online = async_to_sync(aonline)
 online_connections = async_to_sync(aonline_connections)
 close = async_to_sync(aclose)
