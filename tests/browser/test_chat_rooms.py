@@ -152,3 +152,29 @@ def test_a_room_refused_by_the_server_says_why_and_the_others_stay_usable(
     assert sockets == [f"ws://127.0.0.1:{demo_server.port}/ws/topics/"]
     random = [f for f in subscribes if '"subscribe"' in f and '"random"' in f]
     assert len(random) == 1, subscribes  # never retried
+
+
+def test_a_room_archived_in_the_admin_ends_its_topic_live_and_the_socket_stays(
+    browser: Browser, demo_server: DemoServer
+) -> None:
+    sockets: list[str] = []
+    bob = open_room(new_user_context(browser, demo_server, "bob"), "random", sockets=sockets)
+    admin = new_user_context(browser, demo_server, "admin").new_page()
+    (pk,) = demo_server.query("SELECT id FROM wsapp_room WHERE slug = 'random'")[0]
+    admin.goto(f"/admin/wsapp/room/{pk}/change/")
+    admin.check("#id_is_archived")
+    admin.click("input[name=_save]")
+    expect(admin.locator(".messagelist")).to_be_visible()
+
+    expect(rail(bob, "random")).to_have_attribute("data-status", "unsubscribed")
+    expect(bob.locator("#notice")).to_have_text(
+        f"This room has been archived. (close code {CloseCode.ROOM_CLOSED:d})"
+    )
+    expect(bob.locator("#composer-input")).to_be_disabled()
+    expect(bob.locator("#presence li")).to_have_count(0)
+    expect(badge(bob)).to_have_attribute("data-status", "live")
+    switch_room(bob, "lobby")  # the other rooms go on over the same socket
+    expect(bob.locator("#composer-input")).to_be_enabled()
+    say(bob, "Random is closed")
+    expect(bob.locator("#messages .msg.pending")).to_have_count(0)
+    assert sockets == [f"ws://127.0.0.1:{demo_server.port}/ws/topics/"]
