@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from wsapp import rooms
@@ -10,8 +12,10 @@ from wsapp.rooms import api
 
 def test_every_listed_name_resolves_to_the_api() -> None:
     for name in rooms.__all__:
-        assert getattr(rooms, name) is getattr(api, name)
+        home = importlib.import_module(rooms._ELSEWHERE[name]) if name in rooms._ELSEWHERE else api
+        assert getattr(rooms, name) is getattr(home, name)
     assert set(rooms.__all__) <= set(dir(rooms))
+    assert set(rooms._ELSEWHERE) <= set(rooms.__all__)
 
 
 def test_online_connections_is_the_sync_twin_of_aonline_connections() -> None:

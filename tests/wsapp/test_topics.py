@@ -21,6 +21,7 @@ from django.test import override_settings
 
 from consumers.chat import ChatConsumer
 from tests.support.timing import wait_until
+from tests.wsapp.helpers import FakeClock
 from wsapp import rooms
 from wsapp.asgi import websocket_application
 from wsapp.checks import check_settings
@@ -204,12 +205,8 @@ async def test_a_retried_client_id_is_stored_once_acked_with_its_id_not_rebroadc
 
 
 async def barrier_room(ws: AsyncWebSocketSession) -> list[dict[str, Any]]:
-    """The chat messages a socket got until one with body ``marker``."""
-    frames = []
-    while (frame := await ws.receive_json()).get("body") != "marker":
-        if frame["type"] == "chat.message":
-            frames.append(frame)
-    return [*frames, frame]
+    """The chat messages a socket got until one with body ``marker``, that one included."""
+    return [f for f in await barrier_room_all(ws) if f["type"] == "chat.message"]
 
 
 async def test_resume_with_since_per_topic_and_its_cap(
@@ -290,8 +287,9 @@ async def test_room_rules_refuse_the_topic_with_the_chat_endpoints_code_and_keep
 
 
 async def test_can_join_and_bad_topics_and_since_are_refused_per_topic(
-    connect: Connect, lobby: Room, user: Any
+    connect: Connect, lobby: Room, user: Any, settings: Any
 ) -> None:
+    settings.WSAPP = {**settings.WSAPP, "MAX_INVALID_FRAMES": 20}  # ten bad ones in a row here
     await Room.objects.acreate(slug="staff-only", title="Staff")
     ws = await connect(user)
     assert (await refused(ws, {"topic": "staff-only"}))[
@@ -301,7 +299,7 @@ async def test_can_join_and_bad_topics_and_since_are_refused_per_topic(
         answer = await refused(ws, {"topic": bad})
         assert (answer["code"], answer["error"]) == (4400, "bad_request")
         assert answer.get("topic") == (bad if isinstance(bad, str) else None)
-    for since in [-1, "3", 1.5, True]:
+    for since in [-1, "3", 1.5, True, 2**63]:  # 2**63: past any id, no driver takes it
         answer = await refused(ws, {"topic": "lobby", "since": since})
         assert (answer["topic"], answer["code"], answer["message"]) == (
             "lobby",
@@ -426,6 +424,51 @@ async def test_typing_reaches_the_topics_others_tagged(
     await other.send_json({"type": "typing", "topic": "lobby"})
     assert await alice.receive_json() == {"type": "typing", "user": "bob", "topic": "lobby"}
     assert await barrier(other) == []
+
+
+async def test_typing_is_throttled_per_topic_and_a_post_lets_the_next_one_through(
+    connect: Connect, lobby: Room, kitchen: Room, user: Any, bob: Any, monkeypatch: Any
+) -> None:
+    clock = FakeClock.install(monkeypatch, topics)
+    alice, other = await connect(user), await connect(bob)
+    for ws in (alice, other):
+        for topic in ("lobby", "kitchen"):
+            await subscribe(ws, topic)
+    for _ in range(2):
+        assert (await alice.receive_json())["joins"] == ["bob"]
+
+    async def typing(topic: str, count: int) -> None:
+        for _ in range(count):
+            await other.send_json({"type": "typing", "topic": topic})
+        assert await barrier(other) == []  # handled before the clock moves on
+
+    await typing("lobby", 5)  # one delivery for the five
+    await typing("kitchen", 2)  # another room: its own throttle
+    clock.at(0.9 * Topics.typing_interval)
+    await typing("lobby", 2)  # still within the interval: none
+    await post(other, "lobby", "m", "m")
+    await typing("lobby", 2)  # the post ended bob's typing line in lobby: one at once
+    await typing("kitchen", 1)  # not in kitchen, where he did not post
+    clock.at(Topics.typing_interval)
+    await typing("kitchen", 1)  # the next interval: one
+    await post(other, "lobby", "marker", "marker")
+    frames = await barrier_room_all(alice)
+    assert [(f["topic"], f.get("body", f["type"])) for f in frames] == [
+        ("lobby", "typing"),
+        ("kitchen", "typing"),
+        ("lobby", "m"),
+        ("lobby", "typing"),
+        ("kitchen", "typing"),
+        ("lobby", "marker"),
+    ]
+
+
+async def barrier_room_all(ws: AsyncWebSocketSession) -> list[dict[str, Any]]:
+    """Every frame a socket got until the chat message with body ``marker``, that one included."""
+    frames = []
+    while (frame := await ws.receive_json()).get("body") != "marker":
+        frames.append(frame)
+    return [*frames, frame]
 
 
 async def test_presence_of_a_chat_endpoint_member_reaches_topic_subscribers_tagged(

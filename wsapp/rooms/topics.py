@@ -38,9 +38,12 @@ from wsapp.rooms.api import abroadcast
 from wsapp.rooms.history import history_frame
 from wsapp.rooms.presence import presence_for
 
-__all__ = ["REFUSALS", "TopicConsumer"]
+__all__ = ["REFUSALS", "TopicConsumer", "is_topic"]
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
+#: The largest message id (a 64-bit primary key): a bigger ``since`` is no message id, and no
+#: database driver would take it.
+_MAX_MESSAGE_ID = 2**63 - 1
 #: A refused subscribe's ``code`` → its ``error`` name (the code is the one the chat endpoint
 #: closes with for the same reason).
 REFUSALS: dict[int, str] = {
@@ -61,7 +64,7 @@ def is_topic(value: object) -> bool:
 
 
 @dataclass
-class Topic:
+class _Subscription:
     """One subscription of this socket: its room once admitted, and the per-room flags."""
 
     room: Room | None = None
@@ -83,7 +86,8 @@ class TopicConsumer(RoomRules, Consumer):
 
     def __init__(self, ws: WebSocket) -> None:
         super().__init__(ws)
-        self.topics: dict[str, Topic] = {}
+        #: This socket's subscriptions by room slug (a subscribe in progress included).
+        self.topics: dict[str, _Subscription] = {}
         # The topic of the frame being answered: every error frame answering it names it.
         self._answering: str | None = None
 
@@ -125,7 +129,7 @@ class TopicConsumer(RoomRules, Consumer):
             await self.count_invalid()
             return
         assert isinstance(slug, str)
-        if since is not None and (type(since) is not int or since < 0):
+        if since is not None and (type(since) is not int or not 0 <= since <= _MAX_MESSAGE_ID):
             message = '"since" must be a message id (an integer ≥ 0).'
             await self._refuse(slug, CloseCode.BAD_REQUEST, message)
             await self.count_invalid()
@@ -139,7 +143,7 @@ class TopicConsumer(RoomRules, Consumer):
             message = f"At most {cap} topics per connection."
             await self._refuse(slug, CloseCode.RATE_LIMITED, message)
             return
-        topic = self.topics[slug] = Topic()
+        topic = self.topics[slug] = _Subscription()
         try:
             with database_call("look up a room"):
                 room = await self.admit(slug)
@@ -156,7 +160,7 @@ class TopicConsumer(RoomRules, Consumer):
         if topic.ended is not None:
             await self._end(slug, *topic.ended)
 
-    async def _resubscribe(self, slug: str, topic: Topic, since: int | None) -> None:
+    async def _resubscribe(self, slug: str, topic: _Subscription, since: int | None) -> None:
         """A subscribe to a topic this socket has: its history again (from ``since``) and the
         presence state, held and floored like the first; the seat is not taken twice."""
         assert topic.room is not None
@@ -219,7 +223,7 @@ class TopicConsumer(RoomRules, Consumer):
         assert isinstance(slug, str)
         return slug
 
-    def _subscribed(self, content: dict[str, Any]) -> tuple[str, Topic, Room]:
+    def _subscribed(self, content: dict[str, Any]) -> tuple[str, _Subscription, Room]:
         slug = self._topic(content)
         topic = self.topics.get(slug)
         if topic is None or topic.room is None:
