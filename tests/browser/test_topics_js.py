@@ -290,6 +290,8 @@ def test_each_topics_outbox_survives_a_reload_under_its_own_key(page: Page) -> N
         const id = before.subscribe("lobby").post({ type: "chat.message", body: "typed offline" });
         before.subscribe("random");
         const stored = Object.keys(sessionStorage).sort();
+        // What WsappSocket({persist: "outbox.random"}) keeps: a frame with no topic.
+        sessionStorage.setItem("outbox.random", JSON.stringify([{ type: "chat.message", body: "old page", client_id: "old" }]));
         const after = new TopicSocket("/ws/topics/", { WebSocket: FakeSocket, persist: "outbox" });
         const lobby = after.subscribe("lobby");
         const random = after.subscribe("random");
@@ -299,15 +301,22 @@ def test_each_topics_outbox_survives_a_reload_under_its_own_key(page: Page) -> N
         const ws = FakeSocket.all[0];
         ws.open();
         serve(ws, "lobby");
+        serve(ws, "random");
         ws.receive({ type: "chat.ack", topic: "lobby", client_id: id, id: 1 });
         return { stored, restored, sent: ws.sent, id, left: sessionStorage.getItem("outbox.lobby") };""",
     )
     assert result["stored"] == ["outbox.lobby"]
-    assert result["restored"] == [["typed offline"], 0]
+    assert result["restored"] == [["typed offline"], 1]
     assert result["sent"][2] == {
         "type": "chat.message",
         "body": "typed offline",
         "topic": "lobby",
         "client_id": result["id"],
+    }
+    assert result["sent"][3] == {
+        "type": "chat.message",
+        "body": "old page",
+        "client_id": "old",
+        "topic": "random",
     }
     assert result["left"] is None  # acknowledged: nothing left to keep

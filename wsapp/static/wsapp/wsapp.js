@@ -626,7 +626,8 @@ export class Topic extends EventTarget {
       case "subscribed":
         this._attempt = 0;
         this._setStatus("live");
-        for (const item of this._delivery.outbox.values()) this.socket.send(item);
+        // With its topic even if it was kept by a single-room page under the same storage key.
+        for (const item of this._delivery.outbox.values()) this.socket.send({ ...item, topic: this.name });
         return;
       case "subscribe.refused":
         this._refused(data);
