@@ -2,8 +2,10 @@
 
 The pages render what they can on the server (rooms with their online counts, a room's recent
 history) so the first paint is complete without JavaScript; the scripts then connect and keep
-it live. The chat page hands its script the id of the last message it rendered, so the socket
-resumes from there (``?since=``) instead of sending the same history again.
+it live. The chat page is every room the user may enter over one socket (``/ws/topics/``): it
+opens on one room, whose recent history it renders, and hands its script the id of the last
+message it rendered, so that room's subscription resumes from there (``since``) instead of
+sending the same history again; the other rooms of its sidebar get theirs when subscribed.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from wsapp.models import Message, Room
 from wsapp.rooms import online
 from wsapp.routing import reverse as ws_reverse
 
-#: The chat's wire protocol, offered by the page and negotiated by ``ChatConsumer``.
+#: The chat's wire protocol, offered by the page and negotiated by ``ChatTopicsConsumer``.
 CHAT_SUBPROTOCOL = "wsapp.v1"
-#: The limit the composer enforces before the server does (``ChatConsumer.max_body_length``).
+#: The limit the composer enforces before the server does (``max_body_length``).
 MAX_BODY_LENGTH = 2000
 
 
@@ -71,14 +73,16 @@ def online_json(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """One room's chat. Rooms the user may not enter are a 404, as if they did not exist."""
+    """The chat, opened on one room. Rooms the user may not enter are a 404, as if they did not
+    exist; the sidebar lists (and the page subscribes to) every room the user may enter."""
     chat_room = Room.objects.filter(slug=slug).first()
-    if chat_room is None or not (
-        chat_room.is_archived or rooms_for(request.user).filter(pk=chat_room.pk).exists()
-    ):
-        # An archived room still renders: its socket then closes with 4410 and the page says
-        # why, which is the demo's way to show a closed-with-reason badge.
+    rooms = list(rooms_for(request.user))
+    if chat_room is None or not (chat_room.is_archived or chat_room in rooms):
         raise Http404("No such room.")
+    if chat_room not in rooms:
+        # An archived room still renders: its subscription is then refused with 4410 and the
+        # page says why, which is the demo's way to show a closed-with-reason room.
+        rooms.append(chat_room)
     length = int(get_settings()["HISTORY_LENGTH"])
     recent = Message.objects.for_wire().filter(room=chat_room).order_by("-id")[:length]
     messages = [message.to_wire() for message in reversed(list(recent))]
@@ -86,10 +90,10 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "room": chat_room,
         "history": messages,
         "last_id": messages[-1]["id"] if messages else "",
-        "ws_path": ws_reverse("chat", room=chat_room.slug),
+        "ws_path": ws_reverse("topics"),
         "subprotocol": CHAT_SUBPROTOCOL,
         "max_length": MAX_BODY_LENGTH,
-        "rooms": rooms_for(request.user),
+        "rooms": rooms,
     }
     return render(request, "chat/room.html", context)
 

@@ -219,12 +219,21 @@ def new_user_context(
     return context
 
 
-def open_room(context: BrowserContext, slug: str, dialogs: list[str] | None = None) -> Page:
-    """A page on ``/rooms/<slug>/``, live; JavaScript dialogs are recorded in ``dialogs``."""
+def open_room(
+    context: BrowserContext,
+    slug: str,
+    dialogs: list[str] | None = None,
+    sockets: list[str] | None = None,
+) -> Page:
+    """A page on ``/rooms/<slug>/``, live, with ``slug``'s subscription live too; JavaScript
+    dialogs are recorded in ``dialogs``, the URL of each WebSocket it opens in ``sockets``."""
     page = context.new_page()
     watch_dialogs(page, dialogs if dialogs is not None else [])
+    if sockets is not None:
+        page.on("websocket", lambda ws: sockets.append(ws.url))
     page.goto(f"/rooms/{slug}/")
     expect(badge(page)).to_have_attribute("data-status", "live", timeout=WAIT_MS)
+    expect(rail(page, slug)).to_have_attribute("data-status", "live", timeout=WAIT_MS)
     return page
 
 
@@ -240,6 +249,18 @@ def watch_dialogs(page: Page, dialogs: list[str]) -> None:
 
 def badge(page: Page) -> Any:
     return page.locator("#connection")
+
+
+def rail(page: Page, slug: str) -> Any:
+    """``slug``'s link in the sidebar: ``data-status`` is its subscription's, ``.unread`` its count."""
+    return page.locator(f".rooms-rail a[data-room={slug}]")
+
+
+def switch_room(page: Page, slug: str) -> None:
+    """Click ``slug`` in the sidebar and wait until it is the room in view."""
+    rail(page, slug).click()
+    expect(page.locator("#chat")).to_have_attribute("data-room", slug)
+    expect(rail(page, slug)).to_have_attribute("aria-current", "page")
 
 
 def say(page: Page, body: str) -> None:

@@ -128,20 +128,20 @@ def test_a_message_body_is_shown_as_text_and_runs_nothing(
 def test_a_4xxx_close_shows_its_reason_and_is_never_retried(
     browser: Browser, demo_server: DemoServer
 ) -> None:
-    demo_server.query("UPDATE wsapp_room SET is_archived = 1 WHERE slug = 'random'")
-    page = new_user_context(browser, demo_server, "alice").new_page()
+    context = new_user_context(browser, demo_server, "alice")
     sockets: list[str] = []
-    page.on("websocket", lambda ws: sockets.append(ws.url))
-    page.goto("/rooms/random/")
+    page = open_room(context, "lobby", sockets=sockets)
+    other_tab = context.new_page()
+    other_tab.goto("/")
+    other_tab.get_by_role("button", name="Log out").click()  # every socket of alice gets 4401
 
     expect(badge(page)).to_have_attribute("data-status", "closed")
-    expect(badge(page)).to_contain_text("Closed: Room 'random' is archived.")
-    expect(page.locator("#notice")).to_contain_text(f"(close code {CloseCode.ROOM_CLOSED:d})")
+    expect(badge(page)).to_contain_text("Closed: Logged out.")
+    expect(page.locator("#notice")).to_contain_text(f"(close code {CloseCode.NOT_AUTHENTICATED:d})")
     expect(page.locator("#composer-input")).to_be_disabled()
     page.wait_for_timeout(1500)  # longer than the first backoff step (≤ 500 ms)
     expect(badge(page)).to_have_attribute("data-status", "closed")
-    assert len(sockets) == 1, sockets
-    assert sockets[0].startswith(f"ws://127.0.0.1:{demo_server.port}/ws/chat/random/")
+    assert sockets == [f"ws://127.0.0.1:{demo_server.port}/ws/topics/"]
 
 
 def test_home_lists_the_rooms_you_may_enter_with_live_online_counts(

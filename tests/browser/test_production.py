@@ -3,7 +3,8 @@
 ``DJANGO_DEBUG=0``, WhiteNoise serving what ``collectstatic`` wrote, two ``manage.py serve``
 processes sharing the test's own ``redis-server`` and a fresh PostgreSQL database; Chromium logs
 in through the form with the random passwords ``seed_demo`` printed, chats across the processes,
-sees presence, and survives one process being SIGKILLed and started again.
+sees presence, switches rooms over its one socket, and survives one process being SIGKILLed and
+started again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
-from tests.browser.harness import RECONNECT_MS, WAIT_MS, badge, bodies, open_room, say
+from tests.browser.harness import (
+    RECONNECT_MS,
+    WAIT_MS,
+    badge,
+    bodies,
+    open_room,
+    rail,
+    say,
+    switch_room,
+)
 from tests.e2e.cluster import postgres_database as _postgres_database
 from tests.e2e.servers import PROJECT_ROOT, ServerProcess, server_env, start_server
 from tests.support.network import free_port
@@ -196,6 +206,14 @@ def test_the_checklist_deployment_chats_across_processes_and_survives_a_killed_o
         expect(bob.locator("#presence li[data-user=alice]")).to_be_visible()
         say(bob, "Back on a new process")
         expect(bodies(alice, "Back on a new process")).to_have_count(1)
+
+        # Every room over the one socket, across the processes: bob switches, alice counts.
+        switch_room(bob, "random")
+        say(bob, "In random, from process two")
+        expect(rail(alice, "random").locator(".unread")).to_have_text("1")
+        switch_room(alice, "random")
+        expect(bodies(alice, "In random, from process two")).to_have_count(1)
+        expect(rail(alice, "random").locator(".unread")).to_be_hidden()
     finally:
         alice_context.close()
         bob_context.close()

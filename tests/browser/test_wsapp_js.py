@@ -9,74 +9,20 @@ The page and the module are served by Playwright's router: no server, no socket.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page
 
-from tests.browser.harness import WAIT_MS
-from tests.e2e.servers import PROJECT_ROOT
+from tests.browser.fakesocket import client_page, run
 from wsapp.codes import RECONNECT_CODES, CloseCode
 
 pytestmark = pytest.mark.browser
 
-ORIGIN = "http://127.0.0.1:9"  # never contacted: every request is answered by the router
-CLIENT = PROJECT_ROOT / "wsapp" / "static" / "wsapp" / "wsapp.js"
-
-PAGE = """<!doctype html><title>wsapp.js</title><script type="module">
-window.wsapp = await import("/wsapp.js");
-// A WebSocket whose server side the test scripts: open(), receive(frame), drop(code, reason).
-window.FakeSocket = class FakeSocket {
-  static all = [];
-  constructor(url, protocols) {
-    Object.assign(this, { url, protocols, sent: [], readyState: 0, protocol: "" });
-    FakeSocket.all.push(this);
-  }
-  open(protocol = "wsapp.v1") { this.readyState = 1; this.protocol = protocol; this.onopen?.({}); }
-  receive(frame) { this.onmessage?.({ data: JSON.stringify(frame) }); }
-  drop(code, reason = "") { this.readyState = 3; this.onclose?.({ code, reason }); }
-  send(text) { this.sent.push(JSON.parse(text)); }
-  close(code, reason) { this.readyState = 3; this.closedWith = [code, reason]; }
-};
-window.record = (socket) => {
-  const log = { status: [], messages: [], acks: [] };
-  socket.addEventListener("status", (e) => log.status.push(e.detail));
-  socket.addEventListener("message", (e) => log.messages.push(e.detail));
-  socket.addEventListener("ack", (e) => log.acks.push(e.detail));
-  return log;
-};
-window.tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
-window.ready = true;
-</script>"""
-
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(base_url=ORIGIN)
-    context.set_default_timeout(WAIT_MS)
-
-    def serve(route: Route) -> None:
-        if route.request.url.endswith("/wsapp.js"):
-            route.fulfill(body=CLIENT.read_text(), content_type="text/javascript")
-        else:
-            route.fulfill(body=PAGE, content_type="text/html")
-
-    context.route(f"{ORIGIN}/**", serve)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/")
-    page.wait_for_function("window.ready === true")
-    yield page
-    context.close()
-    assert errors == []
-
-
-def run(page: Page, body: str) -> Any:
-    """Evaluate ``body`` as the inside of an async function with the module's names in scope."""
-    return page.evaluate(
-        f"async () => {{ const {{ WsappSocket, CloseCode, NotAuthenticated }} = window.wsapp;\n{body}\n}}"
-    )
+    with client_page(browser) as page:
+        yield page
 
 
 def test_close_codes_and_reconnect_codes_match_the_server(page: Page) -> None:

@@ -291,3 +291,73 @@ async def test_typing_is_delivered_once_per_interval_per_user_across_tabs(
     assert Counter(f.get("body", f["type"]) for f in frames) == Counter(
         {"typing": 3, "m": 1, "end0": 1, "end1": 1}
     )
+
+
+# -- the chat page's endpoint: every room over one socket (docs/topics.md) ---------------------
+
+
+async def subscribe(ws, topic: str) -> list[dict]:
+    """Subscribe ``ws`` to ``topic``; the three frames a successful subscribe answers with."""
+    await ws.send_json({"type": "subscribe", "topic": topic})
+    return [await ws.receive_json() for _ in range(3)]
+
+
+async def test_the_chat_page_endpoint_carries_every_room_over_one_socket(
+    communicator, lobby, user, bob
+) -> None:
+    await Room.objects.acreate(slug="random", title="Random")
+    alice_ws = await communicator("/ws/topics/", user=user, subprotocols=["wsapp.v1"])
+    assert alice_ws.subprotocol == "wsapp.v1"
+    assert await subscribe(alice_ws, "lobby") == [
+        {"type": "subscribed", "topic": "lobby"},
+        {"type": "history", "topic": "lobby", "messages": [], "truncated": False},
+        {"type": "presence.state", "topic": "lobby", "users": ["alice"]},
+    ]
+    await subscribe(alice_ws, "random")
+    bob_ws = await communicator("/ws/topics/", user=bob, subprotocols=["wsapp.v1"])
+    await subscribe(bob_ws, "random")
+    diff = await alice_ws.receive_json()
+    assert diff == {"type": "presence.diff", "topic": "random", "joins": ["bob"], "leaves": []}
+    assert await aonline("random") == ["alice", "bob"]  # the same presence as /ws/chat/
+
+    await bob_ws.send_json(
+        {"type": "chat.message", "topic": "random", "body": "hi", "client_id": "c-1"}
+    )
+    ack = await bob_ws.receive_json()  # sent once the message is stored
+    stored = await Message.objects.select_related("room").aget()
+    assert stored.room.slug == "random"
+    assert ack == {"type": "chat.ack", "topic": "random", "client_id": "c-1", "id": stored.id}
+    message = await alice_ws.receive_json()
+    assert (message["type"], message["topic"], message["id"], message["body"]) == (
+        "chat.message",
+        "random",
+        stored.id,
+        "hi",
+    )
+    assert await alice_ws.receive_nothing()  # nothing in lobby
+
+
+async def test_the_chat_page_endpoint_limits_bodies_as_the_single_room_one_does(
+    communicator, lobby, user
+) -> None:
+    ws = await communicator("/ws/topics/", user=user, subprotocols=["wsapp.v1"])
+    await subscribe(ws, "lobby")
+    too_long = {"type": "chat.message", "topic": "lobby", "body": "x" * 2001, "client_id": "c"}
+    await ws.send_json(too_long)
+    error = await ws.receive_json()
+    assert (error["type"], error["code"], error["topic"], error["client_id"]) == (
+        "error",
+        "too_large",
+        "lobby",
+        "c",
+    )
+    assert ChatConsumer.max_body_length == 2000
+
+
+async def test_the_chat_page_endpoint_refuses_anonymous_users_as_its_page_does(
+    communicator, client
+) -> None:
+    await Room.objects.acreate(slug="lobby", title="Lobby", allow_anonymous=True)
+    assert (await sync_to_async(client.get)("/rooms/lobby/")).status_code == 302
+    ws = await communicator("/ws/topics/", subprotocols=["wsapp.v1"])
+    assert await ws.wait_closed() == (CloseCode.NOT_AUTHENTICATED, "Log in to subscribe to rooms.")

@@ -88,7 +88,7 @@ def test_the_chat_page_renders_history_as_text_and_resumes_after_it(
     assert "&lt;img src=x onerror=alert(1)&gt;" in content
     assert "<img" not in content
     assert f'data-last-id="{first.id}"' in content
-    assert 'data-ws-path="/ws/chat/lobby/"' in content
+    assert 'data-ws-path="/ws/topics/"' in content
     assert 'data-subprotocol="wsapp.v1"' in content
 
 

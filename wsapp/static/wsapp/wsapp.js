@@ -9,14 +9,22 @@
  *   socket.post({ type: "chat.message", body: "hi" });   // kept in the outbox until acknowledged
  *   socket.send({ type: "typing" });                      // volatile: dropped when not live
  *
+ * Many rooms over one socket (wsapp.rooms.TopicConsumer, docs/topics.md):
+ *
+ *   import { connectTopics } from "/static/wsapp/wsapp.js";
+ *   const socket = connectTopics("/ws/topics/", { subprotocols: ["wsapp.v1"] });
+ *   const lobby = socket.subscribe("lobby");               // a Topic: its own events and outbox
+ *   lobby.addEventListener("message", (e) => console.log(e.detail));   // history and live, each id once
+ *   lobby.post({ type: "chat.message", body: "hi" });      // the topic is added to the frame
+ *
  * What it promises, and why:
  * - Reconnect with capped exponential backoff and jitter, only after the close codes that mean
  *   "try again" (1001, 1006, 1011, 1012, 1013: wsapp.codes.RECONNECT_CODES); never after 1000
  *   or an application 4xxx code, which say "don't" (logged out, forbidden, room closed, rate
  *   limited, room full).
- * - Resume: every reconnect asks for `?since=<highest id seen>`, so the server replays what
- *   this page missed; frames (and `history` lists) whose id was seen are dropped, so nothing
- *   shows twice.
+ * - Resume: every reconnect asks for `?since=<highest id seen>` (a topic: `since` in its
+ *   `subscribe` frame), so the server replays what this page missed; frames (and `history`
+ *   lists) whose id was seen are dropped, so nothing shows twice.
  * - Outbox: `post()` keeps a frame, keyed by its `client_id`, until an ack names that
  *   `client_id`; after a reconnect every unacknowledged frame is re-sent with the same
  *   `client_id`, which the server stores once. Nothing typed is lost, nothing doubles.
@@ -118,20 +126,169 @@ const TOKEN_MARKER = "wsapp.token";
 const TOKEN_PREFIX = "wsapp.token.";
 const SEEN_LIMIT = 5000;
 const OUTBOX_LIMIT = 1000;
+const DEFAULT_ACK = Object.freeze({ type: "chat.ack", key: "client_id" });
+const DEFAULT_RESUME = Object.freeze({ param: "since", idKey: "id", listKey: "messages" });
+
+// -- one stream's bookkeeping: shared by a WsappSocket and by each Topic ---------------------
+
+/** The ids a stream has seen (the most recent SEEN_LIMIT of them) and its resume point. */
+class SeenIds {
+  constructor(ids = [], lastId = null) {
+    this.lastId = lastId;
+    this._set = new Set();
+    this._order = [];
+    ids.forEach((id) => this.mark(id));
+  }
+
+  has(id) {
+    return this._set.has(id);
+  }
+
+  mark(id) {
+    if (this._set.has(id)) return;
+    this._set.add(id);
+    this._order.push(id);
+    if (this._order.length > SEEN_LIMIT) this._set.delete(this._order.shift());
+  }
+
+  /** Whether `item` (a frame or a history entry) is new; records its id and moves `lastId`. */
+  isNew(item, idKey) {
+    const id = item?.[idKey];
+    if (id == null) return true;
+    if (this._set.has(id)) return false;
+    this.mark(id);
+    if (typeof id === "number" && (this.lastId === null || id > this.lastId)) this.lastId = id;
+    return true;
+  }
+}
+
+/** Posted frames by key until acknowledged; kept in `sessionStorage` under `persist` if given. */
+class Outbox {
+  constructor(key, persist) {
+    this.key = key;
+    this.persist = persist;
+    this._items = new Map(this._restore());
+  }
+
+  get size() {
+    return this._items.size;
+  }
+
+  has(id) {
+    return this._items.has(id);
+  }
+
+  get(id) {
+    return this._items.get(id);
+  }
+
+  values() {
+    return [...this._items.values()];
+  }
+
+  /** Keep `data` under its key (one is made if it has none); returns the kept frame. */
+  add(data) {
+    if (this._items.size >= OUTBOX_LIMIT) throw new Error(`The outbox is full (${OUTBOX_LIMIT} unacknowledged).`);
+    const item = { ...data, [this.key]: data[this.key] ?? randomId() };
+    this._items.set(item[this.key], item);
+    this._save();
+    return item;
+  }
+
+  delete(id) {
+    const removed = this._items.delete(id);
+    this._save();
+    return removed;
+  }
+
+  _restore() {
+    if (!this.persist) return [];
+    try {
+      const items = JSON.parse(globalThis.sessionStorage.getItem(this.persist) ?? "[]");
+      return items.map((item) => [item[this.key], item]);
+    } catch {
+      return [];
+    }
+  }
+
+  _save() {
+    if (!this.persist) return;
+    try {
+      if (this._items.size) globalThis.sessionStorage.setItem(this.persist, JSON.stringify(this.values()));
+      else globalThis.sessionStorage.removeItem(this.persist);
+    } catch {
+      // Storage full or disabled: the in-memory outbox still covers reconnects.
+    }
+  }
+}
 
 /**
- * A WebSocket that comes back: status events, resume, deduplication and an outbox.
- *
- * Events (`addEventListener`, or the `onStatus`/`onMessage`/`onAck` options):
- * - `status`:  `{status, code, reason, attempt, delay}`; status is `connecting`, `live`,
- *   `reconnecting` (delay = ms until the next attempt) or `closed` (code + reason: final).
- * - `message`: each incoming JSON frame not seen before (a `history`-style list is filtered).
- * - `ack`:     `{ack, item, duplicate}` when the server acknowledges a posted frame.
- * - `rejected`: `{error, item}` when an `error` frame names a posted frame's key: it leaves the
- *   outbox (the `error` frame is also emitted as a `message`).
+ * What a stream does with its frames: acks take posted frames out of the outbox, an `error`
+ * naming a posted key refuses it for good, and frames (or `history` lists) carrying an id
+ * already seen are dropped.
  */
-export class WsappSocket extends EventTarget {
-  constructor(url, options = {}) {
+class Delivery {
+  constructor({ ack, resume, lastId = null, seen = [], persist = null }) {
+    this.ack = ack;
+    this.resume = resume;
+    this.seen = new SeenIds(seen, lastId);
+    this.outbox = new Outbox(ack.key, persist);
+  }
+
+  isAck(data) {
+    return data?.type === this.ack.type && data[this.ack.key] != null;
+  }
+
+  /** The `ack` event's detail for an ack frame; the frame leaves the outbox. */
+  acknowledge(data) {
+    const key = data[this.ack.key];
+    const item = this.outbox.get(key) ?? null;
+    this.outbox.delete(key);
+    const id = this.resume ? data[this.resume.idKey] : undefined;
+    const duplicate = id != null && this.seen.has(id);
+    // Seen, so the replay of our own message after a reconnect is dropped; but lastId does not
+    // move: a message with a smaller id may still be on its way to us.
+    if (id != null) this.seen.mark(id);
+    return { ack: data, item, duplicate };
+  }
+
+  /** The `rejected` event's detail if `data` is an `error` naming a posted frame, else null. */
+  refusal(data) {
+    const key = data?.[this.ack.key];
+    if (data?.type !== "error" || key == null || !this.outbox.has(key)) return null;
+    // The server refused this posted frame for good: resending it would only fail again.
+    const item = this.outbox.get(key);
+    this.outbox.delete(key);
+    return { error: data, item };
+  }
+
+  /** `data` with its list filtered to new entries, or null if the frame itself was seen. */
+  fresh(data) {
+    const { resume } = this;
+    if (!resume || !data) return data;
+    if (Array.isArray(data[resume.listKey])) {
+      return { ...data, [resume.listKey]: data[resume.listKey].filter((item) => this.seen.isNew(item, resume.idKey)) };
+    }
+    return this.seen.isNew(data, resume.idKey) ? data : null;
+  }
+}
+
+/** Call `options.onX(detail)` for each `x` event of `target` that has such an option. */
+function bindHandlers(target, options, names) {
+  for (const name of names) {
+    const handler = options[`on${name[0].toUpperCase()}${name.slice(1)}`];
+    if (handler) target.addEventListener(name, (event) => handler(event.detail));
+  }
+}
+
+// -- the socket that comes back -------------------------------------------------------------
+
+/**
+ * A WebSocket that reconnects: status events, backoff, the token subprotocol. What a frame
+ * means is the subclass's: `_frame(data)` gets each JSON frame, `_live()` runs on every open.
+ */
+class ReconnectingSocket extends EventTarget {
+  constructor(url, options = {}, defaults = {}) {
     super();
     this.url = url;
     this.options = {
@@ -139,27 +296,16 @@ export class WsappSocket extends EventTarget {
       token: null,
       backoff: DEFAULT_BACKOFF,
       maxRetries: Infinity,
-      lastId: null,
-      seen: [],
-      persist: null,
       WebSocket: globalThis.WebSocket,
+      ...defaults,
       ...options,
-      ack: { type: "chat.ack", key: "client_id", ...options.ack },
-      resume: options.resume === false ? false : { param: "since", idKey: "id", listKey: "messages", ...options.resume },
     };
     this.status = "idle";
     this.attempt = 0;
-    this.lastId = this.options.lastId ?? null;
     this.ws = null;
     this._timer = null;
     this._stopped = false;
-    this._seen = new Set();
-    this._seenOrder = [];
-    this.options.seen.forEach((id) => this._markSeen(id));
-    this._outbox = new Map(this._restoreOutbox());
-    for (const [name, handler] of [["status", options.onStatus], ["message", options.onMessage], ["ack", options.onAck]]) {
-      if (handler) this.addEventListener(name, (event) => handler(event.detail));
-    }
+    bindHandlers(this, options, ["status", "message", "ack"]);
     // A pending reconnect need not wait out its backoff once the network or the tab is back.
     this._wake = () => globalThis.document?.visibilityState !== "hidden" && this.reconnectNow();
     globalThis.addEventListener?.("online", this._wake);
@@ -205,34 +351,6 @@ export class WsappSocket extends EventTarget {
     return true;
   }
 
-  /**
-   * Send `data` reliably: it gets a `client_id` (unless it has one), stays in the outbox until
-   * acknowledged and is re-sent after every reconnect. Returns the `client_id`.
-   */
-  post(data) {
-    const key = this.options.ack.key;
-    if (this._outbox.size >= OUTBOX_LIMIT) throw new Error(`The outbox is full (${OUTBOX_LIMIT} unacknowledged).`);
-    const item = { ...data, [key]: data[key] ?? randomId() };
-    this._outbox.set(item[key], item);
-    this._saveOutbox();
-    this.send(item);
-    return item[key];
-  }
-
-  /** Unacknowledged posted frames, oldest first. */
-  get outbox() {
-    return [...this._outbox.values()];
-  }
-
-  /** Give up on a posted frame (e.g. the server answered it with an error). */
-  discard(clientId) {
-    const removed = this._outbox.delete(clientId);
-    this._saveOutbox();
-    return removed;
-  }
-
-  // -- connection lifecycle ---------------------------------------------------------------
-
   async _open() {
     this._setStatus(this.attempt === 0 && this.status !== "reconnecting" ? "connecting" : "reconnecting", {
       attempt: this.attempt,
@@ -264,17 +382,16 @@ export class WsappSocket extends EventTarget {
   }
 
   _url() {
-    const url = wsUrl(this.url);
-    const { resume } = this.options;
-    if (resume && this.lastId !== null) url.searchParams.set(resume.param, String(this.lastId));
-    return url;
+    return wsUrl(this.url);
   }
 
   _onOpen() {
     this.attempt = 0;
     this._setStatus("live", { protocol: this.ws.protocol, url: this.ws.url });
-    for (const item of this._outbox.values()) this.ws.send(JSON.stringify(item));
+    this._live();
   }
+
+  _live() {}
 
   _onClose(event) {
     this.ws = null;
@@ -312,8 +429,6 @@ export class WsappSocket extends EventTarget {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 
-  // -- incoming frames --------------------------------------------------------------------
-
   _receive(text) {
     let data;
     try {
@@ -322,80 +437,335 @@ export class WsappSocket extends EventTarget {
       this._emit("message", text);
       return;
     }
-    const { ack, resume } = this.options;
-    if (data?.type === ack.type && data[ack.key] != null) {
-      this._onAck(data);
-      return;
-    }
-    if (data?.type === "error" && data[ack.key] != null && this._outbox.has(data[ack.key])) {
-      // The server refused this posted frame for good: resending it would only fail again.
-      const item = this._outbox.get(data[ack.key]);
-      this._outbox.delete(data[ack.key]);
-      this._saveOutbox();
-      this._emit("rejected", { error: data, item });
-    }
-    if (resume && Array.isArray(data?.[resume.listKey])) {
-      data = { ...data, [resume.listKey]: data[resume.listKey].filter((item) => this._isNew(item)) };
-    } else if (resume && data && !this._isNew(data)) {
-      return;
-    }
+    this._frame(data);
+  }
+
+  _frame(data) {
     this._emit("message", data);
   }
+}
 
-  _onAck(data) {
-    const key = this.options.ack.key;
-    const item = this._outbox.get(data[key]) ?? null;
-    this._outbox.delete(data[key]);
-    this._saveOutbox();
-    const id = this.options.resume ? data[this.options.resume.idKey] : undefined;
-    const duplicate = id != null && this._seen.has(id);
-    // Seen, so the replay of our own message after a reconnect is dropped; but lastId does not
-    // move: a message with a smaller id may still be on its way to us.
-    if (id != null) this._markSeen(id);
-    this._emit("ack", { ack: data, item, duplicate });
+/**
+ * A WebSocket that comes back: status events, resume, deduplication and an outbox.
+ *
+ * Events (`addEventListener`, or the `onStatus`/`onMessage`/`onAck` options):
+ * - `status`:  `{status, code, reason, attempt, delay}`; status is `connecting`, `live`,
+ *   `reconnecting` (delay = ms until the next attempt) or `closed` (code + reason: final).
+ * - `message`: each incoming JSON frame not seen before (a `history`-style list is filtered).
+ * - `ack`:     `{ack, item, duplicate}` when the server acknowledges a posted frame.
+ * - `rejected`: `{error, item}` when an `error` frame names a posted frame's key: it leaves the
+ *   outbox (the `error` frame is also emitted as a `message`).
+ */
+export class WsappSocket extends ReconnectingSocket {
+  constructor(url, options = {}) {
+    super(url, options, { lastId: null, seen: [], persist: null });
+    this.options.ack = { ...DEFAULT_ACK, ...options.ack };
+    this.options.resume = options.resume === false ? false : { ...DEFAULT_RESUME, ...options.resume };
+    const { ack, resume, lastId, seen, persist } = this.options;
+    this._delivery = new Delivery({ ack, resume, lastId, seen, persist });
   }
 
-  /** Whether `item` (a frame or a history entry) is new; records its id if so. */
-  _isNew(item) {
-    const id = item?.[this.options.resume.idKey];
-    if (id == null) return true;
-    if (this._seen.has(id)) return false;
-    this._markSeen(id);
-    if (typeof id === "number" && (this.lastId === null || id > this.lastId)) this.lastId = id;
-    return true;
+  /** The resume point: the highest message id seen (null before any). */
+  get lastId() {
+    return this._delivery.seen.lastId;
   }
 
-  _markSeen(id) {
-    if (this._seen.has(id)) return;
-    this._seen.add(id);
-    this._seenOrder.push(id);
-    if (this._seenOrder.length > SEEN_LIMIT) this._seen.delete(this._seenOrder.shift());
+  /**
+   * Send `data` reliably: it gets a `client_id` (unless it has one), stays in the outbox until
+   * acknowledged and is re-sent after every reconnect. Returns the `client_id`.
+   */
+  post(data) {
+    const item = this._delivery.outbox.add(data);
+    this.send(item);
+    return item[this.options.ack.key];
   }
 
-  // -- outbox persistence: survives a reload of the tab when `persist` names a key ---------
+  /** Unacknowledged posted frames, oldest first. */
+  get outbox() {
+    return this._delivery.outbox.values();
+  }
 
-  _restoreOutbox() {
-    if (!this.options.persist) return [];
-    try {
-      const items = JSON.parse(globalThis.sessionStorage.getItem(this.options.persist) ?? "[]");
-      return items.map((item) => [item[this.options.ack.key], item]);
-    } catch {
-      return [];
+  /** Give up on a posted frame (e.g. the server answered it with an error). */
+  discard(clientId) {
+    return this._delivery.outbox.delete(clientId);
+  }
+
+  _url() {
+    const url = wsUrl(this.url);
+    const { resume } = this.options;
+    if (resume && this.lastId !== null) url.searchParams.set(resume.param, String(this.lastId));
+    return url;
+  }
+
+  _live() {
+    for (const item of this._delivery.outbox.values()) this.ws.send(JSON.stringify(item));
+  }
+
+  _frame(data) {
+    const delivery = this._delivery;
+    if (delivery.isAck(data)) {
+      this._emit("ack", delivery.acknowledge(data));
+      return;
     }
-  }
-
-  _saveOutbox() {
-    if (!this.options.persist) return;
-    try {
-      if (this._outbox.size) globalThis.sessionStorage.setItem(this.options.persist, JSON.stringify(this.outbox));
-      else globalThis.sessionStorage.removeItem(this.options.persist);
-    } catch {
-      // Storage full or disabled: the in-memory outbox still covers reconnects.
-    }
+    const refused = delivery.refusal(data);
+    if (refused) this._emit("rejected", refused);
+    const fresh = delivery.fresh(data);
+    if (fresh !== null) this._emit("message", fresh);
   }
 }
 
 /** `new WsappSocket(url, options).connect()`. */
 export function connect(url, options = {}) {
   return new WsappSocket(url, options).connect();
+}
+
+// -- many topics over one socket (docs/topics.md) ---------------------------------------------
+
+/**
+ * One subscription of a TopicSocket: a room's frames, presence, outbox and resume point.
+ *
+ * Events (`addEventListener`, or `onMessage`/`onStatus`/... options of `subscribe()`):
+ * - `status`: `{status, ...}`; `subscribing` (sent, or waiting for the socket; after a
+ *   `subscribe.refused` with a try-again code, with its `code` and the retry `delay`), `live`,
+ *   `refused` `{code, error, message}` (not retried), `unsubscribed` `{code, reason}` (by the
+ *   client, 1000, or by the server: 4410 room closed, 4403 removed; not resubscribed), `closed`
+ *   `{code, reason}` when the socket closed for good (its `connect()` resubscribes).
+ * - `message`: each live frame, and each history message, once per id (its `topic` set).
+ * - `history`: `{messages, truncated}`, the new messages of each `history` frame.
+ * - `presence`: `{users}`, kept current from `presence.state` and `presence.diff`.
+ * - `typing`: the `typing` frame. `ack`: `{ack, item, duplicate}`. `rejected`: `{error, item}`.
+ */
+export class Topic extends EventTarget {
+  constructor(socket, name, options = {}) {
+    super();
+    this.socket = socket;
+    this.name = name;
+    this.status = "idle";
+    this.users = [];
+    this._wanted = false;
+    this._attempt = 0;
+    this._timer = null;
+    const prefix = socket.options.persist;
+    const { ack, resume } = socket.options;
+    this._delivery = new Delivery({
+      ack,
+      resume,
+      lastId: options.lastId ?? null,
+      seen: options.seen ?? [],
+      persist: options.persist ?? (prefix ? `${prefix}.${name}` : null),
+    });
+    bindHandlers(this, options, ["status", "message", "history", "presence", "typing", "ack", "rejected"]);
+  }
+
+  /** The resume point: the highest message id seen in this topic (null before any). */
+  get lastId() {
+    return this._delivery.seen.lastId;
+  }
+
+  /** Unacknowledged posted frames of this topic, oldest first. */
+  get outbox() {
+    return this._delivery.outbox.values();
+  }
+
+  /** Send `data` to this topic reliably (see `WsappSocket.post`); returns its `client_id`. */
+  post(data) {
+    const item = this._delivery.outbox.add({ ...data, topic: this.name });
+    if (this.status === "live") this.socket.send(item);
+    return item[this.socket.options.ack.key];
+  }
+
+  /** Send `data` to this topic now if subscribed; returns false (and drops it) otherwise. */
+  send(data) {
+    return this.status === "live" && this.socket.send({ ...data, topic: this.name });
+  }
+
+  /** Give up on a posted frame. */
+  discard(clientId) {
+    return this._delivery.outbox.delete(clientId);
+  }
+
+  /** Subscribe again (after `unsubscribe()`, a refusal or the server ending it). */
+  subscribe() {
+    if (this._wanted) return this;
+    this._wanted = true;
+    this._attempt = 0;
+    if (this.socket.status === "live") this._sendSubscribe();
+    else this._setStatus("subscribing");
+    return this;
+  }
+
+  /** Leave the topic; `status` becomes `unsubscribed` once the server confirms. */
+  unsubscribe() {
+    const was = this._wanted;
+    this._wanted = false;
+    clearTimeout(this._timer);
+    if (was && this.socket.send({ type: "unsubscribe", topic: this.name })) return;
+    this._ended({ code: CloseCode.NORMAL_CLOSURE, reason: "" });
+  }
+
+  _sendSubscribe() {
+    clearTimeout(this._timer);
+    this._timer = null;
+    const frame = { type: "subscribe", topic: this.name };
+    if (this.lastId !== null) frame[this._delivery.resume.param] = this.lastId;
+    if (this.status !== "subscribing") this._setStatus("subscribing");
+    this.socket.send(frame);
+  }
+
+  /** The socket went away: live again (resubscribed) after its reconnect, or closed for good. */
+  _offline(detail) {
+    if (!this._wanted) return;
+    clearTimeout(this._timer);
+    if (detail.status === "closed") this._setStatus("closed", { code: detail.code, reason: detail.reason });
+    else if (this.status !== "subscribing") this._setStatus("subscribing");
+  }
+
+  _frame(data) {
+    if (!this._wanted && data.type !== "unsubscribed" && data.type !== "error") return; // a late frame
+    switch (data.type) {
+      case "subscribed":
+        this._attempt = 0;
+        this._setStatus("live");
+        // With its topic even if it was kept by a single-room page under the same storage key.
+        for (const item of this._delivery.outbox.values()) this.socket.send({ ...item, topic: this.name });
+        return;
+      case "subscribe.refused":
+        this._refused(data);
+        return;
+      case "unsubscribed":
+        this._wanted = false;
+        this._ended({ code: data.code, reason: data.reason ?? "" });
+        return;
+      case "history":
+        this._history(data);
+        return;
+      case "presence.state":
+        this._presence(data.users);
+        break;
+      case "presence.diff":
+        this._presence([...this.users.filter((u) => !(data.leaves ?? []).includes(u)), ...(data.joins ?? [])]);
+        break;
+      case "typing":
+        this._emit("typing", data);
+        break;
+      default:
+        break;
+    }
+    this._deliver(data);
+  }
+
+  _deliver(data) {
+    const delivery = this._delivery;
+    if (delivery.isAck(data)) {
+      this._emit("ack", delivery.acknowledge(data));
+      return;
+    }
+    if (data.type === "error" && !this._wanted) {
+      if (data.code === "not_subscribed") this._ended({ code: CloseCode.NORMAL_CLOSURE, reason: "" });
+      return;
+    }
+    const refused = delivery.refusal(data);
+    if (refused) this._emit("rejected", refused);
+    const fresh = delivery.fresh(data);
+    if (fresh !== null) this._emit("message", fresh);
+  }
+
+  _history(data) {
+    const fresh = this._delivery.fresh(data);
+    const messages = fresh[this._delivery.resume.listKey] ?? [];
+    this._emit("history", { messages, truncated: Boolean(data.truncated) });
+    for (const message of messages) this._emit("message", { ...message, topic: this.name });
+  }
+
+  _presence(users) {
+    this.users = [...new Set(users)];
+    this._emit("presence", { users: this.users });
+  }
+
+  _refused(data) {
+    const detail = { code: data.code, error: data.error, message: data.message };
+    if (!shouldReconnect(data.code)) {
+      this._wanted = false;
+      this._setStatus("refused", detail);
+      return;
+    }
+    // 1013: the server cannot take it now (its channel layer is away); ask again later.
+    const delay = backoffDelay(this._attempt, this.socket.options.backoff);
+    this._attempt += 1;
+    this._setStatus("subscribing", { ...detail, delay });
+    this._timer = setTimeout(() => this._wanted && this.socket.status === "live" && this._sendSubscribe(), delay);
+  }
+
+  _ended(detail) {
+    this.users = [];
+    if (this.status !== "unsubscribed") this._setStatus("unsubscribed", detail);
+  }
+
+  _setStatus(status, detail = {}) {
+    this.status = status;
+    this._emit("status", { status, ...detail });
+  }
+
+  _emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+}
+
+/**
+ * One reconnecting socket carrying any number of topics (wsapp.rooms.TopicConsumer).
+ *
+ * Its `status` events are WsappSocket's; `message` gets the frames that name no topic this
+ * socket subscribed to (connection-level `error` frames, say). After every reconnect each topic
+ * still wanted is subscribed again with `since` = its `lastId`, then its outbox is re-sent.
+ * Options are WsappSocket's, except `persist`: a key prefix, each topic's outbox kept under
+ * `<persist>.<topic>`; and `lastId`/`seen`, which belong to `subscribe()`.
+ */
+export class TopicSocket extends ReconnectingSocket {
+  constructor(url, options = {}) {
+    super(url, options, { persist: null });
+    this.options.ack = { ...DEFAULT_ACK, ...options.ack };
+    this.options.resume = { ...DEFAULT_RESUME, ...options.resume };
+    /** The topics by name, in the order they were first subscribed. */
+    this.topics = new Map();
+    this.addEventListener("status", (event) => {
+      if (event.detail.status === "reconnecting" || event.detail.status === "closed") {
+        for (const topic of this.topics.values()) topic._offline(event.detail);
+      }
+    });
+  }
+
+  /**
+   * The Topic `name`, subscribed (or being subscribed as soon as the socket is live).
+   * Options: `lastId` and `seen` (what the page already shows), `persist` (a sessionStorage
+   * key for the outbox), `onMessage`/`onStatus`/`onPresence`/... handlers. Subscribing to a
+   * topic twice returns the same Topic.
+   */
+  subscribe(name, options = {}) {
+    let topic = this.topics.get(name);
+    if (!topic) {
+      topic = new Topic(this, name, options);
+      this.topics.set(name, topic);
+    }
+    return topic.subscribe();
+  }
+
+  /** Unacknowledged posted frames of every topic. */
+  get outbox() {
+    return [...this.topics.values()].flatMap((topic) => topic.outbox);
+  }
+
+  _live() {
+    for (const topic of this.topics.values()) if (topic._wanted) topic._sendSubscribe();
+  }
+
+  _frame(data) {
+    const topic = data?.topic != null ? this.topics.get(data.topic) : undefined;
+    if (topic) topic._frame(data);
+    else this._emit("message", data);
+  }
+}
+
+/** `new TopicSocket(url, options).connect()`. */
+export function connectTopics(url, options = {}) {
+  return new TopicSocket(url, options).connect();
 }
