@@ -100,22 +100,13 @@ async def chat(ws: WebSocket, client_id: str) -> None:
     await rooms.abroadcast(BLACKSHEEP_CHAT, server_message(f"{client_id} disconnected"))
 
 
-def topic_routes() -> list[Any]:
-    """Many rooms over one socket, where the chat above opens one socket per room: BlackSheep's
-    documentation has no example of it; wsapp's is ``rooms.TopicConsumer`` (docs/topics.md).
-
-    Routed only where the consumer exists: it is built on another branch of issue 11 (once it
-    is merged, this is ``[path("topics/", rooms.TopicConsumer)]``).
-    """
-    try:
-        consumer = rooms.TopicConsumer
-    except AttributeError:
-        return []
-    return [path("topics/", consumer)]
+#: Many rooms over one socket, where the chat above opens one socket per room: BlackSheep's
+#: documentation has no example of it; wsapp's is ``rooms.TopicConsumer`` (docs/topics.md).
+topic_routes = [path("topics/", rooms.TopicConsumer)]
 
 
 urlpatterns = [
-    *topic_routes(),
+    *topic_routes,
     path("ws/text/", echo_text),
     path("ws/bytes/", echo_bytes),
     path("ws/json/", echo_json),
