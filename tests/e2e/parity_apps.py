@@ -118,9 +118,8 @@ APPS: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """The parity handlers under ``/parity/``; :mod:`tests.e2e.asgi_apps` everywhere else."""
-    handler = APPS.get(scope.get("path", "")) if scope["type"] == "websocket" else None
-    if handler is None:
-        await test_application(scope, receive, send)
-        return
+    if scope["type"] != "websocket" or scope.get("path") not in APPS:
+        return await test_application(scope, receive, send)
+    handler = APPS[scope["path"]]
     ws = WebSocket(scope, receive, send, tracker=lifecycle.registry)
     await lifecycle.run(ws, lambda: handler(ws), handler=handler.__name__)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.http11 import Response
 
 from tests.e2e.servers import ServerProcess, StartServer
 from tests.security.conftest import raw  # noqa: F401  (the raw-socket fixture)
@@ -49,6 +50,14 @@ async def raw_upgrade(
     client = await clients.connect(server.host, server.port)
     await client.send(upgrade_request(path, headers))
     return client
+
+
+async def refused(url: str) -> Response:
+    """The HTTP response a client library gets from a handshake the server refuses."""
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(url, open_timeout=scaled(20)):
+            pass
+    return caught.value.response
 
 
 async def read_response(client: RawClient) -> bytes:
@@ -111,10 +120,7 @@ async def test_deny_sends_the_applications_response_under_serve(
 
 async def test_a_client_library_sees_the_denial(start_server: StartServer) -> None:
     server = start(start_server, "serve")
-    with pytest.raises(InvalidStatus) as caught:
-        async with connect(server.url("/parity/deny/?status=429")):
-            pass
-    response = caught.value.response
+    response = await refused(server.url("/parity/deny/?status=429"))
     assert (response.status_code, response.headers["X-Parity"], response.body) == (
         429,
         "yes",
@@ -124,18 +130,13 @@ async def test_a_client_library_sees_the_denial(start_server: StartServer) -> No
 
 async def test_deny_under_plain_daphne_is_a_403(start_server: StartServer) -> None:
     server = start(start_server, "daphne")
-    with pytest.raises(InvalidStatus) as caught:
-        async with connect(server.url("/parity/deny/?status=401")):
-            pass
-    assert (caught.value.response.status_code, caught.value.response.body) == (403, b"")
+    response = await refused(server.url("/parity/deny/?status=401"))
+    assert (response.status_code, response.body) == (403, b"")
 
 
 async def test_basic_auth_challenges_then_admits_under_serve(start_server: StartServer) -> None:
     server = start(start_server, "serve")
-    with pytest.raises(InvalidStatus) as caught:
-        async with connect(server.url("/parity/basic/")):
-            pass
-    response = caught.value.response
+    response = await refused(server.url("/parity/basic/"))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Basic realm="parity", charset="UTF-8"'
     token = base64.b64encode(b"ada:s3cret").decode()
@@ -190,10 +191,8 @@ async def test_an_application_slower_than_connect_timeout_gets_503(
     server = start(start_server, "serve", CONNECT_TIMEOUT=1)
     assert "CONNECT_TIMEOUT=1 " in server.output()
     marker = tmp_path / "ended.txt"
-    with pytest.raises(InvalidStatus) as caught:
-        async with connect(server.url(f"/parity/slow-accept/?marker={marker}"), open_timeout=20):
-            pass
-    assert caught.value.response.status_code == 503
+    response = await refused(server.url(f"/parity/slow-accept/?marker={marker}"))
+    assert response.status_code == 503
     await wait_until(marker.exists, 10, "the slow handler to learn the client is gone")
     assert marker.read_text() == f"gone {CloseCode.ABNORMAL_CLOSURE}"
     assert "not accepted within CONNECT_TIMEOUT=1 s: 503." in server.output()

@@ -42,6 +42,8 @@ KiB = 1024
 MiB = 1024 * KiB
 MAX_MESSAGE_SIZE = 64 * KiB  # tests.e2e.settings_serve
 GRACE = 5.0  # tests.e2e.settings_serve
+# What serve declares in every websocket scope: protocol pings and HTTP denial responses.
+SCOPE_EXTENSIONS = '{"wsapp.ping": {}, "websocket.http.response": {}}'
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
@@ -217,7 +219,7 @@ async def test_application_ping_round_trip_through_the_scope_extension(
     serve_server: ServerProcess,
 ) -> None:
     async with connect(serve_server.url("/test/ping/")) as ws:
-        assert await ws.recv() == '{"wsapp.ping": {}}'
+        assert await ws.recv() == SCOPE_EXTENSIONS
         await ws.send("hello")  # the app pings with b"hello"; the client's pong comes back
         assert await ws.recv() == "pong:hello"
 
@@ -227,7 +229,7 @@ async def test_pongs_to_application_pings_do_not_count_as_a_control_frame_flood(
 ) -> None:
     # 100 application pings in a row, more than CONTROL_FRAME_RATE's burst of 50.
     async with connect(serve_server.url("/test/ping/")) as ws:
-        assert await ws.recv() == '{"wsapp.ping": {}}'
+        assert await ws.recv() == SCOPE_EXTENSIONS
         for index in range(100):
             await ws.send(f"p{index}")
             assert await asyncio.wait_for(ws.recv(), timeout=10) == f"pong:p{index}"
