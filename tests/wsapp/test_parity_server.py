@@ -23,14 +23,22 @@ from django.core.checks import Error
 from django.test import override_settings
 
 from tests.support.timing import wait_until
-from tests.wsapp.helpers import TIMEOUT, FakeServer, connect, raw_connect, websocket_scope
+from tests.wsapp.helpers import (
+    TIMEOUT,
+    FakeServer,
+    connect,
+    raw_connect,
+    route,
+    websocket_scope,
+)
 from wsapp import lifecycle
 from wsapp.checks import check_settings
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocket
+from wsapp.consumers import Consumer
 from wsapp.denial import HTTPResponse, basic_auth, denial_events, process_request
 from wsapp.exceptions import InvalidStateError, WebSocketDisconnect
-from wsapp.testing import HandshakeRejected
+from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
 
 TICK = 0.01  # a send-only handler's pause between frames
 
@@ -386,6 +394,22 @@ async def test_shutdown_runs_each_open_sockets_callbacks() -> None:
         assert await lifecycle.registry.shutdown(TIMEOUT) == 1
         assert await ws.receive_json() == {"type": "server.shutdown"}
     assert events == ["said goodbye"]
+
+
+class Feed(Consumer):
+    """README's recipe: a Consumer's last words, registered in connect()."""
+
+    async def connect(self) -> None:
+        await self.ws.accept()
+        self.ws.on_shutdown(lambda: self.ws.send_json({"type": "server.restarting", "retry_in": 5}))
+
+
+async def test_a_consumer_registers_its_last_words_in_connect() -> None:
+    async with AsyncWebSocketClient(route(Feed), timeout=TIMEOUT).websocket_connect("/ws/") as ws:
+        await ws.send_json({"type": "hello"})  # the consumer is in its loop (unknown: an error)
+        assert (await ws.receive_json())["type"] == "error"
+        assert await lifecycle.registry.shutdown(TIMEOUT) == 1
+        assert await ws.receive_json() == {"type": "server.restarting", "retry_in": 5}
 
 
 async def test_a_failing_or_slow_callback_is_logged_or_cancelled(
