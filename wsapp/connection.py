@@ -25,7 +25,7 @@ from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits, payload_size
 from wsapp.payloads import PayloadMethods
 from wsapp.pings import PingMethods
 from wsapp.readahead import ReadAhead
-from wsapp.types import PONG_EVENT, Message, Receive, Scope, Send
+from wsapp.types import DISCONNECT_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
 __all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
 
@@ -120,7 +120,8 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods):
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
         # A handler that only sends still learns the peer left (see wsapp.readahead).
-        self._ahead = ReadAhead(receive, self._disconnected, self._resolve_ping)
+        probe = (scope.get("extensions") or {}).get(DISCONNECT_EXTENSION, {}).get("event")
+        self._ahead = ReadAhead(receive, self._disconnected, self._resolve_ping, probe)
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
 
     @cached_property

@@ -11,7 +11,9 @@ most one ``receive()`` in flight on the handler's behalf while nothing else is r
 - a disconnect it reads is handed to the connection at once (which then raises
   ``WebSocketDisconnect`` from the next send); a pong is handed over too, and reading goes on;
 - a data frame it reads is kept, unread, for the handler's next ``receive()``: one message at
-  most, so the server's own back-pressure (``MAX_QUEUE``) still holds;
+  most, so the server's own back-pressure (``MAX_QUEUE``) still holds. The disconnect is then
+  behind it, out of reach; a server with the :data:`~wsapp.types.DISCONNECT_EXTENSION`
+  (``manage.py serve``) is asked directly instead, at each send while the frame waits;
 - the connection cancels it when it closes, so no task outlives the connection.
 
 A frame costs one attribute check on send; the task exists only for handlers that send
@@ -38,19 +40,22 @@ class ReadAhead:
         receive: the ASGI ``receive`` callable.
         on_disconnect: given the ``websocket.disconnect`` event read ahead; reading stops.
         on_pong: given the payload of a ``wsapp.pong`` read ahead; reading goes on.
+        probe: the server's disconnect probe (:data:`~wsapp.types.DISCONNECT_EXTENSION`), if any.
     """
 
-    __slots__ = ("_on_disconnect", "_on_pong", "_receive", "receiving", "sends", "task")
+    __slots__ = ("_on_disconnect", "_on_pong", "_probe", "_receive", "receiving", "sends", "task")
 
     def __init__(
         self,
         receive: Receive,
         on_disconnect: Callable[[Message], None],
         on_pong: Callable[[bytes], None],
+        probe: Callable[[], Message | None] | None = None,
     ) -> None:
         self._receive = receive
         self._on_disconnect = on_disconnect
         self._on_pong = on_pong
+        self._probe = probe
         self.task: asyncio.Task[Message] | None = None
         self.receiving = False
         self.sends = 0
@@ -68,8 +73,13 @@ class ReadAhead:
             self.receiving = False
 
     def sent(self) -> None:
-        """A frame went out: after :data:`SENDS_BEFORE_READ_AHEAD` in a row, read ahead."""
-        if self.receiving or self.task is not None:
+        """A frame went out: after :data:`SENDS_BEFORE_READ_AHEAD` in a row, read ahead; with
+        a frame held unread, ask the server's probe whether the client has gone."""
+        if self.task is not None:
+            if self._probe is not None and self.task.done() and (gone := self._probe()):
+                self._on_disconnect(gone)
+            return
+        if self.receiving:
             return
         self.sends += 1
         if self.sends >= SENDS_BEFORE_READ_AHEAD:

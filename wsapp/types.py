@@ -28,6 +28,12 @@ DENIAL_EXTENSION = "websocket.http.response"
 DENIAL_START = "websocket.http.response.start"
 DENIAL_BODY = "websocket.http.response.body"
 
+#: A server that declares ``scope["extensions"]["wsapp.disconnect"] == {"event": probe}`` lets
+#: the application ask, without receiving, whether the client has gone: ``probe()`` returns the
+#: ``websocket.disconnect`` event once the connection is closed, else ``None``. ``manage.py
+#: serve`` declares it; the connection asks only while a frame it read ahead is unread.
+DISCONNECT_EXTENSION = "wsapp.disconnect"
+
 
 class WebSocketReceiveEvent(TypedDict):
     type: Literal["websocket.receive"]

@@ -42,8 +42,11 @@ KiB = 1024
 MiB = 1024 * KiB
 MAX_MESSAGE_SIZE = 64 * KiB  # tests.e2e.settings_serve
 GRACE = 5.0  # tests.e2e.settings_serve
-# What serve declares in every websocket scope: protocol pings and HTTP denial responses.
-SCOPE_EXTENSIONS = '{"wsapp.ping": {}, "websocket.http.response": {}}'
+# What serve declares in every websocket scope: protocol pings, HTTP denial responses and a
+# disconnect probe (a function).
+SCOPE_EXTENSIONS = (
+    '{"wsapp.ping": {}, "websocket.http.response": {}, "wsapp.disconnect": {"event": "function"}}'
+)
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:

@@ -39,6 +39,7 @@ from wsapp.consumers import Consumer
 from wsapp.denial import HTTPResponse, basic_auth, denial_events, process_request
 from wsapp.exceptions import InvalidStateError, WebSocketDisconnect
 from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
+from wsapp.types import DISCONNECT_EXTENSION, Message
 
 TICK = 0.01  # a send-only handler's pause between frames
 
@@ -107,6 +108,32 @@ async def test_a_frame_read_ahead_waits_for_the_next_receive() -> None:
     with pytest.raises(WebSocketDisconnect) as info:
         await ws.receive_text()
     assert info.value.code == CloseCode.NORMAL_CLOSURE
+
+
+@pytest.mark.parametrize("probe", [True, False], ids=["with-probe", "without"])
+async def test_a_frame_held_unread_hides_the_disconnect_unless_the_server_probes(
+    probe: bool,
+) -> None:
+    server = FakeServer()
+    gone: list[Message] = []
+    extensions = {DISCONNECT_EXTENSION: {"event": lambda: gone[0] if gone else None}}
+    ws = await server.accepted_socket(websocket_scope(extensions=extensions if probe else {}))
+    await ws.send_text("one")
+    await ws.send_text("two")
+    server.feed({"type": "websocket.receive", "text": "ignored by a send-only handler"})
+    await wait_until(lambda: ws._ahead.task is not None and ws._ahead.task.done(), TIMEOUT)
+    gone.append({"type": "websocket.disconnect", "code": CloseCode.ABNORMAL_CLOSURE})
+    server.feed(gone[0])  # queued behind the frame the read-ahead holds
+    await ws.send_text("three")  # dropped by the server; the probe now says the client is gone
+    if probe:
+        with pytest.raises(WebSocketDisconnect) as info:
+            await ws.send_text("four")
+        assert info.value.code == CloseCode.ABNORMAL_CLOSURE
+    else:
+        await ws.send_text("four")  # plain Daphne: learnt at the next receive()
+        assert await ws.receive_text() == "ignored by a send-only handler"
+        with pytest.raises(WebSocketDisconnect):
+            await ws.receive_text()
 
 
 async def test_a_receive_with_a_timeout_leaves_the_read_ahead_usable() -> None:

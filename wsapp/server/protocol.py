@@ -9,7 +9,8 @@ keeps Daphne's handshake and scope, and changes only what the application's mess
   :func:`wsapp.codes.close_reason_bytes` cuts it);
 - ``websocket.send`` sends empty text and bytes, and refuses a message with both or neither;
 - ``wsapp.ping`` sends a protocol ping; its pong comes back as ``wsapp.pong`` (the
-  :data:`~wsapp.types.PING_EXTENSION` that ``serve`` declares in the scope);
+  :data:`~wsapp.types.PING_EXTENSION` that ``serve`` declares in the scope), and the
+  :data:`~wsapp.types.DISCONNECT_EXTENSION`'s probe answers whether the client has gone;
 - reading stops while the application has ``MAX_QUEUE`` messages or ``MAX_QUEUE_BYTES`` bytes
   waiting, and resumes when it has drained half of them; it also stops while the client's
   compressed messages are over ``MAX_INFLATE_RATE``, until the budget refills;
@@ -59,6 +60,8 @@ class WsappWebSocketProtocol(AnsweringProtocol):
     """Daphne's websocket protocol with reasons, empty frames, pings, and flow control."""
 
     reading_paused = False
+    # The websocket.disconnect event once closed: DISCONNECT_EXTENSION's answer.
+    closed_event: dict[str, Any] | None = None
     # Set by autobahn at connection time; declared for the type checker.
     maxMessagePayloadSize: int
     autoPingTimeoutCall: Any
@@ -156,10 +159,9 @@ class WsappWebSocketProtocol(AnsweringProtocol):
         # An unclean close has no reason from the peer: autobahn's text there is its own.
         reason = (reason or "") if wasClean else ""
         logger.debug("WebSocket %s closed: %s %r", self.client_addr, code, reason)
+        self.closed_event = {"type": "websocket.disconnect", "code": int(code), "reason": reason}
         if not self.muted and hasattr(self, "application_queue"):
-            self.application_queue.put_nowait(
-                {"type": "websocket.disconnect", "code": int(code), "reason": reason}
-            )
+            self.application_queue.put_nowait(dict(self.closed_event))
         if hasattr(self, "request"):
             self.server.log_action(
                 "websocket",

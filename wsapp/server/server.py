@@ -29,7 +29,7 @@ from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
 from wsapp.server.budgets import Limits
 from wsapp.server.handshake import HandshakeGuard, channel_factory
 from wsapp.server.protocol import WsappWebSocketProtocol
-from wsapp.types import DENIAL_EXTENSION, PING_EXTENSION
+from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION
 
 logger = logging.getLogger("wsapp.server")
 
@@ -211,8 +211,8 @@ class WsappServer(Server):
     # -- applications ------------------------------------------------------------------------
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[Any] | None:
-        """Daphne's, plus the ping and denial extensions, and a ``receive`` that resumes a
-        paused socket."""
+        """Daphne's, plus the ping, denial and disconnect extensions, and a ``receive`` that
+        resumes a paused socket."""
         if not isinstance(protocol, WsappWebSocketProtocol):
             return super().create_application(protocol, scope)  # type: ignore[no-any-return]
         assert "application_instance" not in self.connections[protocol]
@@ -222,6 +222,7 @@ class WsappServer(Server):
             **(scope.get("extensions") or {}),
             PING_EXTENSION: {},
             DENIAL_EXTENSION: {},
+            DISCONNECT_EXTENSION: {"event": lambda: protocol.closed_event},
         }
 
         async def receive() -> Any:
