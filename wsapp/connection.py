@@ -150,7 +150,7 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods):
 
     def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``await callback()`` on ``manage.py serve``'s drain (SIGTERM), before this
-        socket's 1001: the place for a last message. Bounded by ``SHUTDOWN_GRACE``; an error is
+        socket's 1001: the place for a last message. Bounded by half ``SHUTDOWN_GRACE``; an error is
         logged, the close comes all the same (:meth:`wsapp.lifecycle.Registry.shutdown`)."""
         self.shutdown_hooks.append(callback)
 

@@ -89,11 +89,15 @@ async def slow_accept(ws: WebSocket) -> None:
 
 
 async def farewell(ws: WebSocket) -> None:
-    """Say ``{"type": "server.shutdown"}`` from ``on_shutdown``; answer ``ready?`` with ``ready``."""
+    """Say ``{"type": "server.shutdown"}`` from ``on_shutdown`` (then, with ``?hang=1``, never
+    return from it); answer ``ready?`` with ``ready``."""
     await ws.accept()
+    hang = bool(_params(ws).get("hang"))
 
     async def goodbye() -> None:
         await ws.send_json({"type": "server.shutdown"})
+        if hang:
+            await asyncio.sleep(3600)
 
     ws.on_shutdown(goodbye)
     ending = "returned"

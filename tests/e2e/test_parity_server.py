@@ -211,12 +211,14 @@ async def test_an_application_slower_than_connect_timeout_gets_503(
 # -- last words on shutdown -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("hang", [False, True], ids=["returns", "hangs-past-the-grace"])
 async def test_sigterm_lets_a_handler_say_goodbye_before_the_1001(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, tmp_path: Path, hang: bool
 ) -> None:
-    server = start(start_server, "serve")
+    server = start(start_server, "serve", SHUTDOWN_GRACE=1.0 if hang else 5.0)
     marker = tmp_path / "ended.txt"
-    async with connect(server.url(f"/parity/farewell/?marker={marker}")) as ws:
+    query = f"marker={marker}" + ("&hang=1" if hang else "")
+    async with connect(server.url(f"/parity/farewell/?{query}")) as ws:
         await ws.send("ready?")
         assert await ws.recv() == "ready"  # the callback is registered
         server.proc.send_signal(signal.SIGTERM)
@@ -228,5 +230,8 @@ async def test_sigterm_lets_a_handler_say_goodbye_before_the_1001(
         assert (ws.close_code, ws.close_reason) == (CloseCode.GOING_AWAY, "server shutting down")
         assert await asyncio.to_thread(server.proc.wait, scaled(15)) == 0
     assert marker.read_text() == f"closed {CloseCode.GOING_AWAY} server shutting down"
-    assert "Shutting down: ran 1 on_shutdown callbacks." in server.output()
+    if hang:  # the grace bounds the callbacks too: cancelled, and the 1001 still went out
+        assert "Cancelled 1 shutdown callbacks still running." in server.output()
+    else:
+        assert "Shutting down: ran 1 on_shutdown callbacks." in server.output()
     assert "Traceback" not in server.output()

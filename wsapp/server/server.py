@@ -4,8 +4,8 @@ Daphne builds its websocket factory inside ``run()``, just before the reactor st
 factory is tuned from ``reactor.callWhenRunning`` (protocol class, permessage-deflate, close
 frames instead of dropped TCP on protocol errors). ``kill_all_applications``, Daphne's "before
 shutdown" trigger, is where SIGTERM drains: stop listening, run the sockets' ``on_shutdown``
-callbacks (their last messages), send every websocket 1001, give the applications the rest of
-``SHUTDOWN_GRACE`` seconds to finish, then cancel what is left.
+callbacks (their last messages, for at most half of ``SHUTDOWN_GRACE``), send every websocket
+1001, give the applications the rest of the grace to finish, then cancel what is left.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
 # After the grace, cancelled applications get this long to unwind before the reactor stops.
 CANCEL_WAIT = 1.0
+# The share of SHUTDOWN_GRACE the on_shutdown callbacks may take: the handlers' cleanup after
+# the 1001 always keeps the rest.
+LAST_WORDS_SHARE = 0.5
 # Daphne checks timeouts every 2 s: autobahn's opening-handshake timeout, a dropped TCP, waits
 # this long past CONNECT_TIMEOUT so the application's lateness is answered with a 503 first.
 CONNECT_TIMEOUT_SLACK = 3.0
@@ -241,8 +244,8 @@ class WsappServer(Server):
     # -- shutdown ----------------------------------------------------------------------------
 
     def kill_all_applications(self) -> defer.Deferred[None]:
-        """Drain before the reactor stops: last words, 1001 to every websocket, then up to the
-        grace (the last words included)."""
+        """Drain before the reactor stops: last words, 1001 to every websocket, then the rest
+        of the grace."""
         self.shutting_down = True
         for port in self.ports:
             port.stopListening()
@@ -274,10 +277,10 @@ class WsappServer(Server):
         await self._drain(running, remaining)
 
     async def _last_words(self) -> None:
-        """The sockets' ``on_shutdown`` callbacks, until they end, the grace does, or a second
-        signal comes."""
+        """The sockets' ``on_shutdown`` callbacks, until they end, their share of the grace
+        does, or a second signal comes."""
         assert self._grace_over is not None
-        words = asyncio.ensure_future(registry.shutdown(self.shutdown_grace))
+        words = asyncio.ensure_future(registry.shutdown(self.shutdown_grace * LAST_WORDS_SHARE))
         interrupted = asyncio.ensure_future(self._grace_over.wait())
         await asyncio.wait([words, interrupted], return_when=asyncio.FIRST_COMPLETED)
         interrupted.cancel()
