@@ -69,28 +69,36 @@ async def read_response(client: RawClient) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("kind", "frame_first"),
-    [("serve", False), ("daphne", False), ("serve", True)],
-    ids=["serve", "daphne", "serve-after-an-unread-frame"],
+    ("kind", "how"),
+    [
+        ("serve", "silent"),
+        ("daphne", "silent"),
+        ("serve", "silent-after-a-frame"),
+        ("serve", "reset"),
+        ("daphne", "reset"),
+    ],
+    ids=lambda value: value,
 )
 async def test_send_only_handler_ends_when_the_client_vanishes(
     start_server: StartServer,
     raw: RawClients,  # noqa: F811
     tmp_path: Path,
     kind: str,
-    frame_first: bool,
+    how: str,
 ) -> None:
     server = start(start_server, kind, **KEEPALIVE)
     marker = tmp_path / "ended.txt"
     client = await raw_upgrade(raw, server, f"/parity/send-only/?marker={marker}")
     head = await client.read_head()
     assert head.startswith(b"HTTP/1.1 101 ")
-    if frame_first:
+    if how == "silent-after-a-frame":
         # A frame the handler never reads: the disconnect queues behind it, and only serve's
         # disconnect probe (wsapp.disconnect) can tell the handler.
         await client.send(frame(OPCODE_TEXT, b"hello?"))
-    # From here on the client reads nothing and answers no ping: it has vanished, no close
-    # frame, no FIN. The keepalive drops it, and the handler's next send raises.
+    if how == "reset":
+        client.abort()  # a TCP reset, no close frame
+    # Otherwise the client reads nothing and answers no ping: it has vanished, no close frame,
+    # no FIN. The keepalive drops it. Either way the handler's next send raises.
     await wait_until(marker.exists, 15, "the send-only handler's finally", detail=server.output)
     assert marker.read_text() == f"disconnect {CloseCode.ABNORMAL_CLOSURE}"
     assert "Traceback" not in server.output()
