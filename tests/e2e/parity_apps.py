@@ -110,6 +110,20 @@ async def farewell(ws: WebSocket) -> None:
         await _report(ws, ending)
 
 
+async def deny_in_chunks(scope: Scope, receive: Receive, send: Send) -> None:
+    """Raw ASGI: a denial whose body comes in three events, with the app's own Server header."""
+    await receive()
+    headers = [(b"server", b"custom/1.0"), (b"content-length", b"999")]  # the length is wrong
+    await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
+    for part, more in ((b"not ", True), (b"", True), (b"you", False)):
+        await send({"type": "websocket.http.response.body", "body": part, "more_body": more})
+
+
+#: Raw ASGI apps, for what ``WebSocket`` would not send.
+RAW_APPS: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+    "/parity/deny-in-chunks/": deny_in_chunks,
+}
+
 APPS: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
     "/parity/send-only/": send_only,
     "/parity/deny/": deny,
@@ -122,6 +136,8 @@ APPS: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """The parity handlers under ``/parity/``; :mod:`tests.e2e.asgi_apps` everywhere else."""
+    if scope["type"] == "websocket" and scope.get("path") in RAW_APPS:
+        return await RAW_APPS[scope["path"]](scope, receive, send)
     if scope["type"] != "websocket" or scope.get("path") not in APPS:
         return await test_application(scope, receive, send)
     handler = APPS[scope["path"]]

@@ -135,6 +135,18 @@ async def test_deny_sends_the_applications_response_under_serve(
     assert "Traceback" not in server.output()
 
 
+async def test_a_denial_in_several_body_events_is_one_response_with_one_server_header(
+    start_server: StartServer,
+    raw: RawClients,  # noqa: F811
+) -> None:
+    server = start(start_server, "serve")
+    client = await raw_upgrade(raw, server, "/parity/deny-in-chunks/")
+    assert await read_response(client) == (
+        b"HTTP/1.1 403 Forbidden\r\nServer: custom/1.0\r\nContent-Length: 7\r\n"
+        b"Connection: close\r\n\r\nnot you"
+    )
+
+
 async def test_a_client_library_sees_the_denial(start_server: StartServer) -> None:
     server = start(start_server, "serve")
     response = await refused(server.url("/parity/deny/?status=429"))

@@ -38,7 +38,7 @@ from wsapp.connection import WebSocket
 from wsapp.consumers import Consumer
 from wsapp.denial import HTTPResponse, basic_auth, denial_events, process_request
 from wsapp.exceptions import InvalidStateError, WebSocketDisconnect
-from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
+from wsapp.testing import AsyncWebSocketClient, HandshakeRejected, WebSocketTestClient
 from wsapp.types import DISCONNECT_EXTENSION, Message
 
 TICK = 0.01  # a send-only handler's pause between frames
@@ -200,6 +200,28 @@ async def test_deny_reaches_the_client_with_status_headers_and_body() -> None:
     )
     assert isinstance(rejected, WebSocketDisconnect)
     assert rejected.code == CloseCode.ABNORMAL_CLOSURE  # what a browser reports
+
+
+async def test_a_denial_body_in_several_events_arrives_whole() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.http.response.start", "status": 403, "headers": []})
+        for part, more in ((b"not ", True), (b"you", False)):
+            await send({"type": "websocket.http.response.body", "body": part, "more_body": more})
+
+    with pytest.raises(HandshakeRejected) as info:
+        await AsyncWebSocketClient(app, timeout=TIMEOUT).websocket_connect("/ws/").connect()
+    assert (info.value.status_code, info.value.body) == (403, b"not you")
+
+
+def test_the_sync_client_reports_the_denial_too() -> None:
+    async def handler(ws: WebSocket) -> None:
+        await ws.deny(401, b"", {"WWW-Authenticate": "Bearer"})
+
+    with WebSocketTestClient(route(handler), timeout=TIMEOUT) as client:
+        with pytest.raises(HandshakeRejected) as info:
+            client.websocket_connect("/ws/")
+    assert (info.value.status_code, info.value.headers) == (401, [("www-authenticate", "Bearer")])
 
 
 async def test_a_str_body_is_utf8_text() -> None:
