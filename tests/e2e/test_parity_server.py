@@ -121,30 +121,33 @@ async def test_a_send_after_the_client_closed_raises(
 # -- HTTP denial responses --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("path", "response"),
+    [
+        (
+            "/parity/deny/?status=418",
+            b"HTTP/1.1 418 I'm a Teapot\r\nServer: wsapp\r\nx-parity: yes\r\n"
+            b"content-type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n"
+            b"Connection: close\r\n\r\nnope\n",
+        ),
+        (  # three body events, the app's Server header, its wrong Content-Length replaced
+            "/parity/deny-in-chunks/",
+            b"HTTP/1.1 403 Forbidden\r\nServer: custom/1.0\r\nContent-Length: 7\r\n"
+            b"Connection: close\r\n\r\nnot you",
+        ),
+    ],
+    ids=["deny", "in-chunks"],
+)
 async def test_deny_sends_the_applications_response_under_serve(
     start_server: StartServer,
     raw: RawClients,  # noqa: F811
+    path: str,
+    response: bytes,
 ) -> None:
     server = start(start_server, "serve")
-    client = await raw_upgrade(raw, server, "/parity/deny/?status=418")
-    assert await read_response(client) == (
-        b"HTTP/1.1 418 I'm a Teapot\r\nServer: wsapp\r\nx-parity: yes\r\n"
-        b"content-type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n"
-        b"Connection: close\r\n\r\nnope\n"
-    )
+    client = await raw_upgrade(raw, server, path)
+    assert await read_response(client) == response
     assert "Traceback" not in server.output()
-
-
-async def test_a_denial_in_several_body_events_is_one_response_with_one_server_header(
-    start_server: StartServer,
-    raw: RawClients,  # noqa: F811
-) -> None:
-    server = start(start_server, "serve")
-    client = await raw_upgrade(raw, server, "/parity/deny-in-chunks/")
-    assert await read_response(client) == (
-        b"HTTP/1.1 403 Forbidden\r\nServer: custom/1.0\r\nContent-Length: 7\r\n"
-        b"Connection: close\r\n\r\nnot you"
-    )
 
 
 async def test_a_client_library_sees_the_denial(start_server: StartServer) -> None:
