@@ -22,7 +22,7 @@ import pytest
 from django.core.checks import Error
 from django.test import override_settings
 
-from tests.support.timing import wait_until
+from tests.support.timing import scaled, wait_until
 from tests.wsapp.helpers import (
     TIMEOUT,
     FakeServer,
@@ -490,7 +490,7 @@ async def test_a_failing_or_slow_callback_is_logged_or_cancelled(
     async with connect(handler) as ws:
         await ws.send_text("ready?")
         with caplog.at_level(logging.ERROR, logger="wsapp"):
-            assert await lifecycle.registry.shutdown(0.2) == 3
+            assert await lifecycle.registry.shutdown(scaled(0.2)) == 3
         assert await ws.receive_text() == "last words"
     assert ended == ["cancelled"]
     assert "Error in an on_shutdown callback" in caplog.text
