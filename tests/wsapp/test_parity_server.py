@@ -281,6 +281,16 @@ async def test_deny_tells_the_tracker_of_a_refusal() -> None:
     ]
 
 
+async def test_deny_after_the_client_gave_up_raises_its_disconnect() -> None:
+    server = FakeServer()
+    ws = server.socket()
+    server.feed({"type": "websocket.disconnect", "code": CloseCode.GOING_AWAY})
+    with pytest.raises(WebSocketDisconnect) as info:
+        await ws.deny(403)
+    assert info.value.code == CloseCode.GOING_AWAY
+    assert server.sent == []  # nothing to answer: the client is gone
+
+
 async def test_deny_after_accept_is_a_state_error() -> None:
     ws = await FakeServer().accepted_socket()
     with pytest.raises(InvalidStateError):
