@@ -120,7 +120,7 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods):
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
         # A handler that only sends still learns the peer left (see wsapp.readahead).
-        probe = (scope.get("extensions") or {}).get(DISCONNECT_EXTENSION, {}).get("event")
+        probe = ((scope.get("extensions") or {}).get(DISCONNECT_EXTENSION) or {}).get("event")
         self._ahead = ReadAhead(receive, self._disconnected, self._resolve_ping, probe)
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
 
