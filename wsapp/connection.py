@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode, check_sendable, truncate_reason
 from wsapp.conf import get_settings
-from wsapp.denial import Headers, denial_events
+from wsapp.denial import DenialMethods
 from wsapp.exceptions import InvalidPayload, InvalidStateError, WebSocketDisconnect
 from wsapp.handshake import Address, HandshakeData, encode_headers
 from wsapp.limits import RATE_LIMITED_FRAME, ConnectionLimits, payload_size
@@ -71,7 +71,7 @@ class ConnectionTracker(Protocol):
         """The application closed the socket before accepting it: the handshake is refused."""
 
 
-class WebSocket(HandshakeData, PayloadMethods, PingMethods):
+class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods):
     """One WebSocket connection, from handshake to close.
 
     Args:
@@ -196,25 +196,6 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods):
             raise self.disconnect_error()
         if self.application_state is not CONNECTING:
             raise InvalidStateError(operation, self.application_state, CONNECTING)
-
-    async def deny(self, status: int, body: bytes | str = b"", headers: Headers = ()) -> None:
-        """Refuse the handshake with an HTTP response (ASGI's denial extension): under
-        ``manage.py serve`` and the test client the client gets exactly this status, these
-        headers and body (a ``str`` as UTF-8 text). Plain Daphne lacks the extension: the
-        handshake is closed instead, which it answers with 403 and an empty body.
-
-        Raises:
-            ValueError: ``status`` is not 200-599, or a header is malformed.
-            InvalidStateError: the connection was already accepted or closed.
-            WebSocketDisconnect: the client left before the handshake completed.
-        """
-        events = denial_events(status, body, headers, scope=self.scope)
-        await self._before_answer("deny")
-        if self.tracker is not None:
-            self.tracker.refused(self)
-        for message in events:
-            await self._send(message)
-        self._mark_closed(application=True)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close the connection; before accept this rejects the handshake. Idempotent.

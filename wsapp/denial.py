@@ -1,7 +1,8 @@
 """Refusing a handshake with an HTTP response, and the two refusals ported code reaches for.
 
-``await ws.deny(status, body, headers)`` (:meth:`wsapp.WebSocket.deny`) answers the upgrade
-request with an HTTP response instead of the handshake, through ASGI's WebSocket Denial Response
+``await ws.deny(status, body, headers)`` (:meth:`wsapp.WebSocket.deny`, which the connection
+inherits from :class:`DenialMethods`) answers the upgrade request with an HTTP response instead
+of the handshake, through ASGI's WebSocket Denial Response
 extension (:data:`~wsapp.types.DENIAL_EXTENSION`): what Starlette's ``send_denial_response``
 and a ``websockets`` ``process_request`` that returns a response do. This module builds the
 extension's events once (:func:`denial_events`) and offers, on top of ``deny``:
@@ -27,9 +28,9 @@ from typing import Any, NamedTuple, Protocol
 
 from wsapp.codes import CloseCode
 from wsapp.handshake import encode_headers
-from wsapp.types import DENIAL_BODY, DENIAL_EXTENSION, DENIAL_START, Message, Scope
+from wsapp.types import DENIAL_BODY, DENIAL_EXTENSION, DENIAL_START, Message, Scope, Send
 
-__all__ = ["HTTPResponse", "basic_auth", "denial_events", "process_request"]
+__all__ = ["DenialMethods", "HTTPResponse", "basic_auth", "denial_events", "process_request"]
 
 logger = logging.getLogger("wsapp")
 
@@ -96,6 +97,39 @@ def denial_events(
         {"type": DENIAL_START, "status": status, "headers": raw_headers},
         {"type": DENIAL_BODY, "body": payload, "more_body": False},
     ]
+
+
+class DenialMethods:
+    """``deny()``, over the connection's handshake state (``WebSocket`` inherits it)."""
+
+    scope: Scope
+    tracker: Any  # the connection's ConnectionTracker, told of the refusal
+    _send: Send
+
+    async def _before_answer(self, operation: str) -> None:
+        raise NotImplementedError  # the connection's: the connect event in, nothing answered
+
+    def _mark_closed(self, *, application: bool) -> None:
+        raise NotImplementedError  # the connection's
+
+    async def deny(self, status: int, body: bytes | str = b"", headers: Headers = ()) -> None:
+        """Refuse the handshake with an HTTP response (ASGI's denial extension): under
+        ``manage.py serve`` and the test client the client gets exactly this status, these
+        headers and body (a ``str`` as UTF-8 text). Plain Daphne lacks the extension: the
+        handshake is closed instead, which it answers with 403 and an empty body.
+
+        Raises:
+            ValueError: ``status`` is not 200-599, or a header is malformed.
+            InvalidStateError: the connection was already accepted or closed.
+            WebSocketDisconnect: the client left before the handshake completed.
+        """
+        events = denial_events(status, body, headers, scope=self.scope)
+        await self._before_answer("deny")
+        if self.tracker is not None:
+            self.tracker.refused(self)
+        for message in events:
+            await self._send(message)
+        self._mark_closed(application=True)
 
 
 def basic_credentials(authorization: str) -> tuple[str, str] | None:

@@ -14,44 +14,11 @@ from urllib.parse import urlsplit
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode
 from wsapp.exceptions import WebSocketDisconnect
-from wsapp.types import DENIAL_BODY, DENIAL_EXTENSION, DENIAL_START, ASGIApp, Message
+from wsapp.testing.rejection import HandshakeRejected, read_denial
+from wsapp.types import DENIAL_EXTENSION, DENIAL_START, ASGIApp, Message
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
-
-
-#: What a real server answers a close before accept with: 403 and an empty body (Daphne's).
-REFUSED_STATUS = 403
-
-
-class HandshakeRejected(WebSocketDisconnect):
-    """The application refused the handshake; what a real client gets is the HTTP response.
-
-    Attributes:
-        status_code: the response's status: the denial's (``ws.deny()``), or 403 for a close
-            before accept.
-        headers: the denial's headers as ``(name, value)`` str pairs (none for a close).
-        body: the denial's body (empty for a close).
-        code, reason: the close the application sent, which no client ever sees (a browser
-            reports 1006 for any refused handshake); kept for older tests. 1006 for a denial.
-    """
-
-    def __init__(
-        self,
-        code: int = CloseCode.ABNORMAL_CLOSURE,
-        reason: str = "",
-        *,
-        status_code: int = REFUSED_STATUS,
-        headers: Iterable[tuple[str, str]] = (),
-        body: bytes = b"",
-    ) -> None:
-        super().__init__(code, reason)
-        self.status_code = status_code
-        self.headers = list(headers)
-        self.body = body
-
-    def __repr__(self) -> str:
-        return f"HandshakeRejected(status_code={self.status_code!r}, body={self.body!r:.60})"
 
 
 def _default_app() -> ASGIApp:
@@ -96,29 +63,15 @@ class AsyncWebSocketSession:
             await self._finish()
             raise HandshakeRejected(self.close_code, self.close_reason)
         if message["type"] == DENIAL_START:
-            raise await self._denied(message)
+            rejected = await read_denial(message, self._next)
+            self.close_code, self.close_reason = rejected.code, rejected.reason
+            await self._finish()
+            raise rejected
         if message["type"] != "websocket.accept":
             raise RuntimeError(f'Expected "websocket.accept", but got {message["type"]!r}')
         self.subprotocol = message.get("subprotocol")
         self.accept_headers = list(message.get("headers") or [])
         return self
-
-    async def _denied(self, start: Message) -> HandshakeRejected:
-        """Read the denial's body events; the rejection carries what a client would get."""
-        if start.get("status") is None:
-            raise RuntimeError(f"{DENIAL_START} without a status: {start!r}")
-        body = b""
-        while True:
-            message = await self._next()
-            if message["type"] != DENIAL_BODY:
-                raise RuntimeError(f'Expected "{DENIAL_BODY}", but got {message["type"]!r}')
-            body += message.get("body") or b""
-            if not message.get("more_body"):
-                break
-        self.close_code, self.close_reason = CloseCode.ABNORMAL_CLOSURE, ""
-        await self._finish()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
-        return HandshakeRejected(status_code=int(start["status"]), headers=headers, body=body)
 
     async def __aenter__(self) -> AsyncWebSocketSession:
         return self if self._task else await self.connect()
