@@ -64,6 +64,7 @@ _PUBLIC_MODULES = frozenset(
         "wsapp.codes",
         "wsapp.conf",
         "wsapp.consumers",
+        "wsapp.denial",
         "wsapp.exceptions",
         "wsapp.jsoncodec",
         "wsapp.layers",

@@ -40,9 +40,12 @@ DEFAULTS: dict[str, Any] = {
     # Bytes a second a client's compressed messages may inflate to under ``manage.py serve``;
     # above it the server stops reading that socket until the budget refills (None: no budget).
     "MAX_INFLATE_RATE": 4 * MiB,
-    # Seconds a client gets to send its request headers, and then to be accepted, under
-    # ``manage.py serve`` (408 / a dropped TCP after it).
+    # Seconds a client gets to send its request headers under ``manage.py serve`` (408 after it).
     "HANDSHAKE_TIMEOUT": 10.0,
+    # Seconds the application gets, once the request headers are in, to accept or deny the
+    # handshake under ``manage.py serve`` (Daphne's websocket_connect_timeout); after it the
+    # client gets 503 and the handler a disconnect. Checked every 2 s.
+    "CONNECT_TIMEOUT": 10.0,
     # Connections whose request headers are still arriving, per ``manage.py serve`` process;
     # over it the oldest such connection is dropped.
     "MAX_PENDING_HANDSHAKES": 512,
@@ -71,7 +74,8 @@ DEFAULTS: dict[str, Any] = {
     # credential shaped like a wsapp token; any other passes through to the project's code.
     # Leave "query" out to keep tokens out of URLs (and logs); ``[]`` turns wsapp tokens off.
     "TOKEN_CARRIERS": ["subprotocol", "header", "query"],
-    # Protocol-level keepalive under ``manage.py serve``: ping every N s, drop after M s silent.
+    # Protocol-level keepalive under ``manage.py serve``: ping every N s, drop after M s silent
+    # (``PING_INTERVAL: None``: no keepalive pings, so a vanished client is never noticed).
     "PING_INTERVAL": 20,
     "PING_TIMEOUT": 30,
     # Negotiate permessage-deflate (RFC 7692) under ``manage.py serve``.

@@ -11,23 +11,21 @@ import asyncio
 import enum
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any, Protocol
 
 from wsapp import jsoncodec
 from wsapp.codes import CloseCode, check_sendable, truncate_reason
 from wsapp.conf import get_settings
-from wsapp.exceptions import (
-    InvalidPayload,
-    InvalidStateError,
-    NotSupported,
-    WebSocketDisconnect,
-)
+from wsapp.denial import DenialMethods
+from wsapp.exceptions import InvalidPayload, InvalidStateError, WebSocketDisconnect
 from wsapp.handshake import Address, HandshakeData, encode_headers
 from wsapp.limits import ConnectionLimits, measure, payload_size
 from wsapp.payloads import PayloadMethods
-from wsapp.types import PING_EVENT, PING_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
+from wsapp.pings import PingMethods
+from wsapp.readahead import ReadAhead
+from wsapp.types import DISCONNECT_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
 __all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
 
@@ -73,7 +71,7 @@ class ConnectionTracker(Protocol):
         """The application closed the socket before accepting it: the handshake is refused."""
 
 
-class WebSocket(HandshakeData, PayloadMethods):
+class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods):
     """One WebSocket connection, from handshake to close.
 
     Args:
@@ -121,6 +119,10 @@ class WebSocket(HandshakeData, PayloadMethods):
         self.bytes_sent = 0
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+        # A handler that only sends still learns the peer left (see wsapp.readahead).
+        probe = ((scope.get("extensions") or {}).get(DISCONNECT_EXTENSION) or {}).get("event")
+        self._ahead = ReadAhead(receive, self._disconnected, self._resolve_ping, probe)
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
 
     @cached_property
     def id(self) -> str:
@@ -138,12 +140,19 @@ class WebSocket(HandshakeData, PayloadMethods):
         return self.application_state is DISCONNECTED or self.client_state is DISCONNECTED
 
     async def wait_closed(self) -> None:
-        """Wait until either side has closed. Something else must be receiving meanwhile."""
+        """Wait until either side has closed (reading ahead if nothing else is receiving)."""
         if self.closed:
             return
         if self._closed is None:
             self._closed = asyncio.Event()
+        self._ahead.start()
         await self._closed.wait()
+
+    def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``await callback()`` on ``manage.py serve``'s drain (SIGTERM), before this
+        socket's 1001: the place for a last message. Bounded by half ``SHUTDOWN_GRACE``; an error is
+        logged, the close comes all the same (:meth:`wsapp.lifecycle.Registry.shutdown`)."""
+        self.shutdown_hooks.append(callback)
 
     # -- handshake --------------------------------------------------------------------------
 
@@ -162,13 +171,7 @@ class WebSocket(HandshakeData, PayloadMethods):
             InvalidStateError: the connection was already accepted or closed.
             WebSocketDisconnect: the client left before the handshake completed.
         """
-        if self.client_state is CONNECTING:
-            await self.receive()  # the "websocket.connect" event
-        if self.client_state is DISCONNECTED and self.application_state is not CONNECTED:
-            # The client gave up during the handshake: its going is not the handler's bug.
-            raise self.disconnect_error()
-        if self.application_state is not CONNECTING:
-            raise InvalidStateError("accept", self.application_state, CONNECTING)
+        await self._before_answer("accept")
         if subprotocol is None:
             subprotocol = self.negotiate_subprotocol()
         await self._send(
@@ -183,6 +186,16 @@ class WebSocket(HandshakeData, PayloadMethods):
         if self.tracker is not None:
             await self.tracker.accepted(self)
         self.limits.watch_idle(lambda: _now() - self.last_activity, self._close_idle)
+
+    async def _before_answer(self, operation: str) -> None:
+        """Wait for the ``websocket.connect`` event; the handshake must still be unanswered."""
+        if self.client_state is CONNECTING:
+            await self.receive()  # the "websocket.connect" event
+        if self.client_state is DISCONNECTED and self.application_state is not CONNECTED:
+            # The client gave up during the handshake: its going is not the handler's bug.
+            raise self.disconnect_error()
+        if self.application_state is not CONNECTING:
+            raise InvalidStateError(operation, self.application_state, CONNECTING)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close the connection; before accept this rejects the handshake. Idempotent.
@@ -221,10 +234,10 @@ class WebSocket(HandshakeData, PayloadMethods):
             raise self.disconnect_error()
         while True:
             if timeout is None:
-                message = await self._receive()
+                message = await self._ahead.pull()
             else:
                 async with asyncio.timeout(timeout):
-                    message = await self._receive()
+                    message = await self._ahead.pull()
             kind = message["type"]
             if kind == "websocket.receive":
                 user_rate = self.limits.user_rate
@@ -235,10 +248,7 @@ class WebSocket(HandshakeData, PayloadMethods):
                 if self.limits.drop_notice is not None and self.application_state is CONNECTED:
                     await self.send(self.limits.drop_notice)
             elif kind == "websocket.disconnect":
-                # RFC 6455 §7.1.5: a close without a status code reads as 1005.
-                self.close_code = message.get("code") or CloseCode.NO_STATUS_RECEIVED
-                self.close_reason = message.get("reason") or ""
-                self._mark_closed(application=False)
+                self._disconnected(message)
                 return message
             elif kind == "websocket.connect" and self.client_state is CONNECTING:
                 self.client_state = CONNECTED
@@ -327,40 +337,19 @@ class WebSocket(HandshakeData, PayloadMethods):
             await self._send(message)
             self.messages_sent += 1
             self.bytes_sent += size
+            self._ahead.sent()
         except OSError as exc:  # uvicorn's ClientDisconnected: the peer went away mid-send
             self.close_code = CloseCode.ABNORMAL_CLOSURE
             self._mark_closed(application=False)
             raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, str(exc)) from exc
 
-    async def ping(self, data: bytes = b"", timeout: float | None = None) -> float:
-        """Send a protocol-level ping and return the round trip in seconds.
-
-        The pong arrives through ``receive()``, so something must be receiving meanwhile.
-
-        Raises:
-            NotSupported: the server does not offer pings (run under ``manage.py serve``).
-            TimeoutError: no pong within ``timeout`` seconds.
-        """
-        if PING_EXTENSION not in (self.scope.get("extensions") or {}):
-            raise NotSupported(
-                "This server offers no protocol-level ping; run it with `manage.py serve`."
-            )
-        payload = bytes(data) or os.urandom(4)
-        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._pings[payload] = (_now(), waiter)
-        try:
-            await self.send_frame({"type": PING_EVENT, "bytes": payload})
-            async with asyncio.timeout(timeout):
-                return await waiter
-        finally:
-            self._pings.pop(payload, None)
-
     # -- internals --------------------------------------------------------------------------
 
-    def _resolve_ping(self, payload: bytes) -> None:
-        entry = self._pings.pop(payload, None)
-        if entry is not None and not entry[1].done():
-            entry[1].set_result(_now() - entry[0])
+    def _disconnected(self, message: Message) -> None:
+        # RFC 6455 §7.1.5: a close without a status code reads as 1005.
+        self.close_code = message.get("code") or CloseCode.NO_STATUS_RECEIVED
+        self.close_reason = message.get("reason") or ""
+        self._mark_closed(application=False)
 
     def disconnect_error(self) -> WebSocketDisconnect:
         """The exception every receive, send and ping of a closed connection raises: the code
@@ -380,6 +369,7 @@ class WebSocket(HandshakeData, PayloadMethods):
         if self.tracker is not None:
             self.tracker.closed(self)
         self.limits.stop()
+        self._ahead.cancel()
         if self._closed is not None:
             self._closed.set()
         for _, waiter in self._pings.values():

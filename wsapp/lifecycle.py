@@ -8,6 +8,10 @@ it of its accept, close and refusal. Observers are registered in one visible pla
 ``WsappConfig.ready()``: the process's counters first, then the hub's index of users. Nothing
 else is called on accept or close.
 
+**Last words.** :meth:`Registry.shutdown` runs the callbacks sockets registered with
+``ws.on_shutdown()``, all at once and for a bounded time: ``manage.py serve`` calls it when it
+drains (SIGTERM), before it sends every socket 1001.
+
 **The close policy**, for what a connection's handler did (:func:`settle`, :func:`run`):
 
 - it returned → 1000, unless it closed the socket itself;
@@ -27,6 +31,7 @@ connection, event and exception type.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -118,6 +123,39 @@ class Registry:
     def refused(self, ws: WebSocket) -> None:
         for observer in self._observers:
             observer.on_refuse(ws)
+
+    async def shutdown(self, timeout: float) -> int:
+        """Run the open sockets' ``on_shutdown`` callbacks at once, for up to ``timeout`` s.
+
+        A callback that raises is logged (one whose peer has gone is not); one still running
+        at the deadline, or when this call is cancelled, is cancelled.
+
+        Returns:
+            How many callbacks ran.
+        """
+        calls = [hook for ws in list(self._open) if ws.open for hook in ws.shutdown_hooks]
+        tasks = [asyncio.ensure_future(_last_words(hook)) for hook in calls]
+        if not tasks:
+            return 0
+        try:
+            await asyncio.wait(tasks, timeout=timeout)
+        finally:
+            pending = [task for task in tasks if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning("Cancelled %d shutdown callbacks still running.", len(pending))
+                await asyncio.wait(pending)
+        return len(tasks)
+
+
+async def _last_words(hook: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await hook()
+    except (WebSocketDisconnect, InvalidStateError):
+        pass  # the socket closed meanwhile: nothing to say to it any more
+    except Exception:
+        logger.exception("Error in an on_shutdown callback %r", hook)
 
 
 #: The process's registry: every route's socket is handed this one.

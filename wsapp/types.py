@@ -1,5 +1,5 @@
 """ASGI type aliases, the websocket event shapes wsapp sends and receives, and the names of the
-ASGI extension ``manage.py serve`` adds for protocol-level pings."""
+ASGI extensions ``manage.py serve`` declares: protocol-level pings, and HTTP denial responses."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ PING_EXTENSION = "wsapp.ping"
 PING_EVENT = "wsapp.ping"
 #: ... and receives ``{"type": PONG_EVENT, "bytes": payload}`` when the client's pong arrives.
 PONG_EVENT = "wsapp.pong"
+
+#: ASGI's WebSocket Denial Response extension: a server that declares it
+#: (``scope["extensions"]["websocket.http.response"] == {}``) takes an HTTP response instead of
+#: the handshake: one ``DENIAL_START`` event, then ``DENIAL_BODY`` events until ``more_body`` is
+#: false. ``manage.py serve`` and the test client declare it; plain Daphne does not.
+DENIAL_EXTENSION = "websocket.http.response"
+DENIAL_START = "websocket.http.response.start"
+DENIAL_BODY = "websocket.http.response.body"
+
+#: A server that declares ``scope["extensions"]["wsapp.disconnect"] == {"event": probe}`` lets
+#: the application ask, without receiving, whether the client has gone: ``probe()`` returns the
+#: ``websocket.disconnect`` event once the connection is closed, else ``None``. ``manage.py
+#: serve`` declares it; the connection asks only while a frame it read ahead is unread.
+DISCONNECT_EXTENSION = "wsapp.disconnect"
 
 
 class WebSocketReceiveEvent(TypedDict):

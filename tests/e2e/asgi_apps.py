@@ -126,10 +126,11 @@ def _write_atomically(path: Path, text: str) -> None:
 async def ping(scope: Scope, receive: Receive, send: Send) -> None:
     """On text ``PAYLOAD``: a ``wsapp.ping`` with it; on its ``wsapp.pong``: text ``pong:PAYLOAD``.
 
-    The first frame sent is the scope's ``extensions`` as JSON.
+    The first frame sent is the scope's ``extensions`` as JSON (a callable as its type's name).
     """
     await _accept(receive, send)
-    await send({"type": "websocket.send", "text": json.dumps(scope.get("extensions") or {})})
+    extensions = json.dumps(scope.get("extensions") or {}, default=lambda v: type(v).__name__)
+    await send({"type": "websocket.send", "text": extensions})
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":

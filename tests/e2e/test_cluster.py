@@ -383,8 +383,9 @@ async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(c
     # deployment: more than MAX_PENDING_HANDSHAKES (512) waiting for their headers, and on a busy
     # machine the client takes over MIN_PENDING_AGE to send them all, so the server's slowloris
     # guard rightly drops the oldest (tests/security/test_handshakes.py tests that). This test is
-    # about the fan-out: the guard and the handshake timeout are sized for the crowd it dials.
-    p1, p2 = cluster(MAX_PENDING_HANDSHAKES=2000, HANDSHAKE_TIMEOUT=30.0)
+    # about the fan-out: the guard and the handshake and connect timeouts are sized for the
+    # crowd it dials (the application accepts a thousand at once, behind one another).
+    p1, p2 = cluster(MAX_PENDING_HANDSHAKES=2000, HANDSHAKE_TIMEOUT=30.0, CONNECT_TIMEOUT=30.0)
     members = await asyncio.gather(
         *(
             dial((p1 if i % 2 else p2).url("/ws/broadcast/big/"), open_timeout=30)

@@ -42,6 +42,11 @@ KiB = 1024
 MiB = 1024 * KiB
 MAX_MESSAGE_SIZE = 64 * KiB  # tests.e2e.settings_serve
 GRACE = 5.0  # tests.e2e.settings_serve
+# What serve declares in every websocket scope: protocol pings, HTTP denial responses and a
+# disconnect probe (a function).
+SCOPE_EXTENSIONS = (
+    '{"wsapp.ping": {}, "websocket.http.response": {}, "wsapp.disconnect": {"event": "function"}}'
+)
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
@@ -217,7 +222,7 @@ async def test_application_ping_round_trip_through_the_scope_extension(
     serve_server: ServerProcess,
 ) -> None:
     async with connect(serve_server.url("/test/ping/")) as ws:
-        assert await ws.recv() == '{"wsapp.ping": {}}'
+        assert await ws.recv() == SCOPE_EXTENSIONS
         await ws.send("hello")  # the app pings with b"hello"; the client's pong comes back
         assert await ws.recv() == "pong:hello"
 
@@ -227,7 +232,7 @@ async def test_pongs_to_application_pings_do_not_count_as_a_control_frame_flood(
 ) -> None:
     # 100 application pings in a row, more than CONTROL_FRAME_RATE's burst of 50.
     async with connect(serve_server.url("/test/ping/")) as ws:
-        assert await ws.recv() == '{"wsapp.ping": {}}'
+        assert await ws.recv() == SCOPE_EXTENSIONS
         for index in range(100):
             await ws.send(f"p{index}")
             assert await asyncio.wait_for(ws.recv(), timeout=10) == f"pong:p{index}"
@@ -436,7 +441,7 @@ def test_start_up_logs_the_address_and_effective_settings(serve_server: ServerPr
         "MAX_QUEUE=8 PING_INTERVAL=20 PING_TIMEOUT=10 COMPRESSION=True MAX_SEND_BUFFER=1048576 "
         "SHUTDOWN_GRACE=5.0 MAX_QUEUE_BYTES=1048576 MAX_FRAGMENTS=1024 "
         "CONTROL_FRAME_RATE='10/s burst 50' MAX_INFLATE_RATE=4194304 HANDSHAKE_TIMEOUT=10.0 "
-        "MAX_PENDING_HANDSHAKES=512"
+        "CONNECT_TIMEOUT=10.0 MAX_PENDING_HANDSHAKES=512"
     ) in serve_server.output()
 
 

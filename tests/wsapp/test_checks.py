@@ -152,7 +152,7 @@ METRICS_IPS_HINT = "Use a list of IP addresses or networks, e.g. ['127.0.0.1', '
         ("MAX_INVALID_FRAMES", 0, "Use a positive integer."),
         ("HISTORY_LENGTH", -1, "Use an integer ≥ 0."),
         ("SHUTDOWN_GRACE", -0.5, "Use a number of seconds ≥ 0."),
-        ("PING_INTERVAL", 0, "Use a positive number of seconds."),
+        ("PING_INTERVAL", 0, "Use a positive number of seconds, or None."),
         ("JSON_DUMPS", "orjson", "Use None or the dotted path of a dumps(obj) -> str."),
         ("JSON_MAX_DEPTH", 0, "Use a positive integer."),
         ("METRICS_ALLOWED_IPS", "127.0.0.1", METRICS_IPS_HINT),

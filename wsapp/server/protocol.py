@@ -9,14 +9,17 @@ keeps Daphne's handshake and scope, and changes only what the application's mess
   :func:`wsapp.codes.close_reason_bytes` cuts it);
 - ``websocket.send`` sends empty text and bytes, and refuses a message with both or neither;
 - ``wsapp.ping`` sends a protocol ping; its pong comes back as ``wsapp.pong`` (the
-  :data:`~wsapp.types.PING_EXTENSION` that ``serve`` declares in the scope);
+  :data:`~wsapp.types.PING_EXTENSION` that ``serve`` declares in the scope), and the
+  :data:`~wsapp.types.DISCONNECT_EXTENSION`'s probe answers whether the client has gone;
 - reading stops while the application has ``MAX_QUEUE`` messages or ``MAX_QUEUE_BYTES`` bytes
   waiting, and resumes when it has drained half of them; it also stops while the client's
   compressed messages are over ``MAX_INFLATE_RATE``, until the budget refills;
 - a client that has not read ``MAX_SEND_BUFFER`` bytes of what was sent before is closed with
   1013 (one message bigger than the buffer still goes to a client that reads it), pongs included;
 - a message in more than ``MAX_FRAGMENTS`` frames, or pings and pongs over
-  ``CONTROL_FRAME_RATE``, close the socket with 1008.
+  ``CONTROL_FRAME_RATE``, close the socket with 1008;
+- the handshake's answers (accept headers with one ``Server``, HTTP denials, ``CONNECT_TIMEOUT``)
+  are :class:`~wsapp.server.responses.AnsweringProtocol`'s.
 """
 
 from __future__ import annotations
@@ -24,17 +27,16 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Iterable
 from typing import Any
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor before Twisted picks one)
-from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
 
 from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.budgets import Budgets
 from wsapp.server.buffers import buffered_bytes, flush
-from wsapp.types import PING_EVENT, PONG_EVENT
+from wsapp.server.responses import AnsweringProtocol
+from wsapp.types import DENIAL_BODY, DENIAL_START, PING_EVENT, PONG_EVENT
 
 logger = logging.getLogger("wsapp.server")
 reactor: Any = _reactor  # Twisted's stubs type the module, not the reactor it installs
@@ -54,27 +56,12 @@ PAUSED_FOR_QUEUE = "queue"
 PAUSED_FOR_INFLATE = "inflate"
 
 
-def _response_headers(headers: Iterable[Any]) -> dict[str, list[str]]:
-    """ASGI ``[(name, value), ...]`` byte pairs as autobahn's ``{name: [values]}``.
-
-    Raises:
-        ValueError: a header is not a pair of bytes, or would inject a line break.
-    """
-    result: dict[str, list[str]] = {}
-    for pair in headers:
-        name, value = pair
-        if not isinstance(name, bytes) or not isinstance(value, bytes):
-            raise ValueError(f"Accept headers must be pairs of bytes, got {pair!r}.")
-        if any(c in name + value for c in b"\r\n\0") or b":" in name:
-            raise ValueError(f"Accept header {pair!r} contains a forbidden character.")
-        result.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
-    return result
-
-
-class WsappWebSocketProtocol(WebSocketProtocol):
+class WsappWebSocketProtocol(AnsweringProtocol):
     """Daphne's websocket protocol with reasons, empty frames, pings, and flow control."""
 
     reading_paused = False
+    # The websocket.disconnect event once closed: DISCONNECT_EXTENSION's answer.
+    closed_event: dict[str, Any] | None = None
     # Set by autobahn at connection time; declared for the type checker.
     maxMessagePayloadSize: int
     autoPingTimeoutCall: Any
@@ -172,10 +159,9 @@ class WsappWebSocketProtocol(WebSocketProtocol):
         # An unclean close has no reason from the peer: autobahn's text there is its own.
         reason = (reason or "") if wasClean else ""
         logger.debug("WebSocket %s closed: %s %r", self.client_addr, code, reason)
+        self.closed_event = {"type": "websocket.disconnect", "code": int(code), "reason": reason}
         if not self.muted and hasattr(self, "application_queue"):
-            self.application_queue.put_nowait(
-                {"type": "websocket.disconnect", "code": int(code), "reason": reason}
-            )
+            self.application_queue.put_nowait(dict(self.closed_event))
         if hasattr(self, "request"):
             self.server.log_action(
                 "websocket",
@@ -203,25 +189,12 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             self.send_data(message)
         elif kind == PING_EVENT:
             self.send_app_ping(message.get("bytes") or b"")
+        elif kind == DENIAL_START:
+            self.start_denial(message)
+        elif kind == DENIAL_BODY:
+            self.continue_denial(message)
         else:
             raise ValueError(f"Unknown websocket message type {kind!r} in {message!r}.")
-
-    def serverAccept(self, subprotocol: str | None = None, headers: Iterable[Any] = ()) -> None:
-        if not hasattr(self, "handshake_deferred"):
-            raise ValueError("websocket.accept after the handshake was already answered.")
-        if subprotocol is not None and subprotocol not in self.websocket_protocols:
-            raise ValueError(
-                f"Subprotocol {subprotocol!r} was not offered by the client "
-                f"(it offered {self.websocket_protocols!r})."
-            )
-        extra = _response_headers(headers)
-        deferred = self.handshake_deferred
-        del self.handshake_deferred
-        deferred.callback((subprotocol, extra) if extra else subprotocol)
-
-    def serverReject(self) -> None:
-        if hasattr(self, "handshake_deferred"):  # a second refusal has nothing left to refuse
-            super().serverReject()
 
     def serverClose(self, code: int | None = None, reason: str | None = None) -> None:
         """Send a close frame with ``code`` and ``reason``, which autobahn's ``sendClose`` refuses.
@@ -383,6 +356,11 @@ class WsappWebSocketProtocol(WebSocketProtocol):
             )
 
     def check_timeouts(self) -> None:
+        if (
+            self.state == self.STATE_CONNECTING
+            and self.duration() > self.server.websocket_connect_timeout
+        ):
+            self.refuse_slow_accept()  # before Daphne's own check would answer 403
         if self.reading_paused:
             # Daphne pings after PING_INTERVAL of silence, but no pong can be read until the
             # application catches up: count the pause as traffic.

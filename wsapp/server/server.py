@@ -3,8 +3,9 @@
 Daphne builds its websocket factory inside ``run()``, just before the reactor starts, so the
 factory is tuned from ``reactor.callWhenRunning`` (protocol class, permessage-deflate, close
 frames instead of dropped TCP on protocol errors). ``kill_all_applications``, Daphne's "before
-shutdown" trigger, is where SIGTERM drains: stop listening, send every websocket 1001, give the
-applications ``SHUTDOWN_GRACE`` seconds to finish, then cancel what is left.
+shutdown" trigger, is where SIGTERM drains: stop listening, run the sockets' ``on_shutdown``
+callbacks (their last messages, for at most half of ``SHUTDOWN_GRACE``), send every websocket
+1001, give the applications the rest of the grace to finish, then cancel what is left.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import signal
 from collections.abc import Iterable
 from functools import partial
@@ -22,11 +24,12 @@ from daphne.server import Server
 from twisted.internet import defer, reactor
 
 from wsapp.conf import DEFAULTS, get_settings
+from wsapp.lifecycle import registry
 from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
 from wsapp.server.budgets import Limits
 from wsapp.server.handshake import HandshakeGuard, channel_factory
 from wsapp.server.protocol import WsappWebSocketProtocol
-from wsapp.types import PING_EXTENSION
+from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION
 
 logger = logging.getLogger("wsapp.server")
 
@@ -36,6 +39,12 @@ DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
 # After the grace, cancelled applications get this long to unwind before the reactor stops.
 CANCEL_WAIT = 1.0
+# The share of SHUTDOWN_GRACE the on_shutdown callbacks may take: the handlers' cleanup after
+# the 1001 always keeps the rest.
+LAST_WORDS_SHARE = 0.5
+# Daphne checks timeouts every 2 s: autobahn's opening-handshake timeout, a dropped TCP, waits
+# this long past CONNECT_TIMEOUT so the application's lateness is answered with a 503 first.
+CONNECT_TIMEOUT_SLACK = 3.0
 # ASGI HTTP+WebSocket spec: 2.3 adds the close reason. (2.4 would make a send after the close
 # raise, which turns every late group message in a Channels consumer into a traceback.)
 ASGI_SPEC_VERSION = "2.3"
@@ -79,9 +88,10 @@ class WsappServer(Server):
         compression: negotiate permessage-deflate.
         shutdown_grace: seconds applications get to finish after SIGTERM's 1001.
         limits: per-connection budgets (fragments, control frames, inflating, queued bytes).
-        handshake_timeout: seconds for the request headers, and then for the accept.
+        handshake_timeout: seconds for the request headers.
+        connect_timeout: seconds the application has to accept (or deny) once they are in.
         max_pending_handshakes: connections that may be sending request headers at once.
-        **kwargs: passed to ``daphne.server.Server``.
+        **kwargs: passed to ``daphne.server.Server``; ``ping_interval=None``: no keepalive.
 
     Each default is the ``WSAPP`` setting's default (``wsapp.conf.DEFAULTS``), written once.
     """
@@ -98,6 +108,7 @@ class WsappServer(Server):
         shutdown_grace: float = DEFAULTS["SHUTDOWN_GRACE"],
         limits: Limits | None = None,
         handshake_timeout: float = DEFAULTS["HANDSHAKE_TIMEOUT"],
+        connect_timeout: float = DEFAULTS["CONNECT_TIMEOUT"],
         max_pending_handshakes: int = DEFAULTS["MAX_PENDING_HANDSHAKES"],
         **kwargs: Any,
     ) -> None:
@@ -108,8 +119,14 @@ class WsappServer(Server):
         # message arrives one byte too big and the protocol refuses it with 1009. 0: no limit.
         autobahn_limit = max_message_size + 1 if max_message_size else 0
         kwargs["websocket_max_message_size"] = kwargs["websocket_max_frame_size"] = autobahn_limit
-        # autobahn's opening-handshake timeout: from the upgrade until the application accepts.
-        kwargs["websocket_handshake_timeout"] = handshake_timeout
+        # From the upgrade until the application answers: Daphne's connect timeout (a 503, see
+        # AnsweringProtocol), and autobahn's opening-handshake timeout behind it.
+        kwargs["websocket_connect_timeout"] = connect_timeout
+        kwargs["websocket_handshake_timeout"] = connect_timeout + CONNECT_TIMEOUT_SLACK
+        # Daphne pings once more than ping_interval has passed: never, past infinity.
+        self.keepalive = kwargs.get("ping_interval", DEFAULTS["PING_INTERVAL"]) is not None
+        if not self.keepalive:
+            kwargs["ping_interval"] = math.inf
         super().__init__(application, endpoints=endpoints, **kwargs)
         self.limits = limits or Limits()
         self.handshake_guard = HandshakeGuard(handshake_timeout, max_pending_handshakes)
@@ -136,6 +153,7 @@ class WsappServer(Server):
             "shutdown_grace": conf["SHUTDOWN_GRACE"],
             "limits": Limits.from_settings(conf),
             "handshake_timeout": conf["HANDSHAKE_TIMEOUT"],
+            "connect_timeout": conf["CONNECT_TIMEOUT"],
             "max_pending_handshakes": conf["MAX_PENDING_HANDSHAKES"],
             "server_name": "wsapp",
         }
@@ -146,7 +164,8 @@ class WsappServer(Server):
         """The effective websocket settings, for the start-up log line."""
         return (
             f"MAX_MESSAGE_SIZE={self.max_message_size} "
-            f"MAX_QUEUE={self.max_queue} PING_INTERVAL={self.ping_interval} "
+            f"MAX_QUEUE={self.max_queue} "
+            f"PING_INTERVAL={self.ping_interval if self.keepalive else None} "
             f"PING_TIMEOUT={self.ping_timeout} COMPRESSION={self.compression} "
             f"MAX_SEND_BUFFER={self.max_send_buffer} SHUTDOWN_GRACE={self.shutdown_grace} "
             f"MAX_QUEUE_BYTES={self.limits.max_queue_bytes} "
@@ -154,6 +173,7 @@ class WsappServer(Server):
             f"CONTROL_FRAME_RATE={self.limits.control_frame_rate!r} "
             f"MAX_INFLATE_RATE={self.limits.max_inflate_rate} "
             f"HANDSHAKE_TIMEOUT={self.handshake_guard.timeout} "
+            f"CONNECT_TIMEOUT={self.websocket_connect_timeout} "
             f"MAX_PENDING_HANDSHAKES={self.handshake_guard.limit}"
         )
 
@@ -194,13 +214,19 @@ class WsappServer(Server):
     # -- applications ------------------------------------------------------------------------
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[Any] | None:
-        """Daphne's, plus the ping extension and a ``receive`` that resumes a paused socket."""
+        """Daphne's, plus the ping, denial and disconnect extensions, and a ``receive`` that
+        resumes a paused socket."""
         if not isinstance(protocol, WsappWebSocketProtocol):
             return super().create_application(protocol, scope)  # type: ignore[no-any-return]
         assert "application_instance" not in self.connections[protocol]
         queue: asyncio.Queue[Any] = asyncio.Queue()
         scope.setdefault("asgi", {"version": "3.0", "spec_version": ASGI_SPEC_VERSION})
-        scope["extensions"] = {**(scope.get("extensions") or {}), PING_EXTENSION: {}}
+        scope["extensions"] = {
+            **(scope.get("extensions") or {}),
+            PING_EXTENSION: {},
+            DENIAL_EXTENSION: {},
+            DISCONNECT_EXTENSION: {"event": lambda: protocol.closed_event},
+        }
 
         async def receive() -> Any:
             message = await queue.get()
@@ -218,10 +244,19 @@ class WsappServer(Server):
     # -- shutdown ----------------------------------------------------------------------------
 
     def kill_all_applications(self) -> defer.Deferred[None]:
-        """Drain before the reactor stops: 1001 to every websocket, then up to the grace."""
+        """Drain before the reactor stops: last words, 1001 to every websocket, then the rest
+        of the grace."""
         self.shutting_down = True
         for port in self.ports:
             port.stopListening()
+        self._grace_over = asyncio.Event()
+        self._skip_grace_on_second_signal()
+        return defer.Deferred.fromFuture(asyncio.ensure_future(self._shut_down()))
+
+    async def _shut_down(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_grace
+        await self._last_words()
         closing = 0
         for protocol in list(self.connections):
             if isinstance(protocol, WsappWebSocketProtocol):
@@ -232,18 +267,31 @@ class WsappServer(Server):
             for details in self.connections.values()
             if (instance := details.get("application_instance")) is not None and not instance.done()
         ]
+        remaining = max(0.0, deadline - loop.time())
         logger.info(
-            "Shutting down: sent 1001 to %d websockets; waiting up to %s s for %d applications.",
+            "Shutting down: sent 1001 to %d websockets; waiting up to %.3g s for %d applications.",
             closing,
-            self.shutdown_grace,
+            remaining,
             len(running),
         )
-        self._grace_over = asyncio.Event()
-        self._skip_grace_on_second_signal()
-        return defer.Deferred.fromFuture(asyncio.ensure_future(self._drain(running)))
+        await self._drain(running, remaining)
 
-    async def _drain(self, running: list[asyncio.Future[Any]]) -> None:
-        """Wait for ``running`` until the grace ends, then cancel the rest."""
+    async def _last_words(self) -> None:
+        """The sockets' ``on_shutdown`` callbacks, until they end, their share of the grace
+        does, or a second signal comes."""
+        assert self._grace_over is not None
+        words = asyncio.ensure_future(registry.shutdown(self.shutdown_grace * LAST_WORDS_SHARE))
+        interrupted = asyncio.ensure_future(self._grace_over.wait())
+        await asyncio.wait([words, interrupted], return_when=asyncio.FIRST_COMPLETED)
+        interrupted.cancel()
+        if not words.done():
+            words.cancel()  # cancels the callbacks still running
+        await asyncio.wait([words])
+        if not words.cancelled() and words.result():
+            logger.info("Shutting down: ran %d on_shutdown callbacks.", words.result())
+
+    async def _drain(self, running: list[asyncio.Future[Any]], timeout: float) -> None:
+        """Wait for ``running`` for ``timeout`` s or until a second signal, then cancel the rest."""
         if not running:
             return
         assert self._grace_over is not None
@@ -251,7 +299,7 @@ class WsappServer(Server):
         finished = asyncio.ensure_future(asyncio.wait(running))
         grace_over = asyncio.ensure_future(self._grace_over.wait())
         await asyncio.wait(
-            [finished, grace_over], timeout=self.shutdown_grace, return_when=asyncio.FIRST_COMPLETED
+            [finished, grace_over], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
         finished.cancel()
         grace_over.cancel()

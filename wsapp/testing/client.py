@@ -15,14 +15,11 @@ from wsapp import jsoncodec
 from wsapp.codes import CloseCode
 from wsapp.connection import WebSocketState
 from wsapp.exceptions import WebSocketDisconnect
-from wsapp.types import ASGIApp, Message
+from wsapp.testing.rejection import HandshakeRejected, read_denial
+from wsapp.types import DENIAL_EXTENSION, DENIAL_START, ASGIApp, Message
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
-
-
-class HandshakeRejected(WebSocketDisconnect):
-    """The application closed the connection before accepting it (a 403 under a real server)."""
 
 
 def _default_app() -> ASGIApp:
@@ -57,7 +54,7 @@ class AsyncWebSocketSession:
         """Run the handshake.
 
         Raises:
-            HandshakeRejected: the application refused it (with the code it sent).
+            HandshakeRejected: the application refused it, with the HTTP response a client gets.
         """
         self._task = asyncio.ensure_future(
             self.app(self.scope, self._to_app.get, self._from_app.put)
@@ -70,6 +67,12 @@ class AsyncWebSocketSession:
             self.client_state = WebSocketState.DISCONNECTED
             await self._finish()
             raise HandshakeRejected(self.close_code, self.close_reason)
+        if message["type"] == DENIAL_START:
+            rejected = await read_denial(message, self._next)
+            self.close_code, self.close_reason = rejected.code, rejected.reason
+            self.client_state = WebSocketState.DISCONNECTED
+            await self._finish()
+            raise rejected
         if message["type"] != "websocket.accept":
             raise RuntimeError(f'Expected "websocket.accept", but got {message["type"]!r}')
         self.subprotocol = message.get("subprotocol")
@@ -224,7 +227,11 @@ class AsyncWebSocketClient:
         client: tuple[str, int] = ("127.0.0.1", 50000),
         extensions: Mapping[str, Any] | None = None,
     ) -> AsyncWebSocketSession:
-        """A session for ``path`` (query string allowed); ``async with`` it, or ``await .connect()``."""
+        """A session for ``path`` (query string allowed); ``async with`` it, or ``await .connect()``.
+
+        ``extensions`` is the scope's: by default the denial-response extension, as ``manage.py
+        serve`` declares it (``{}``: a server without it, such as plain Daphne).
+        """
         parts = urlsplit(path)
         raw_headers = [(b"host", b"testserver")]
         raw_headers += [
@@ -245,7 +252,7 @@ class AsyncWebSocketClient:
             "client": list(client),
             "server": ["testserver", 80],
             "subprotocols": protocols,
-            "extensions": dict(extensions or {}),
+            "extensions": {DENIAL_EXTENSION: {}} if extensions is None else dict(extensions),
         }
         if user is not None:
             scope["user"] = user
