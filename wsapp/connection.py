@@ -25,6 +25,7 @@ from wsapp.limits import ConnectionLimits, measure, payload_size
 from wsapp.payloads import PayloadMethods
 from wsapp.pings import PingMethods
 from wsapp.readahead import ReadAhead
+from wsapp.sendqueue import SendQueue, SoonMethods
 from wsapp.types import DISCONNECT_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
 
 __all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
@@ -71,7 +72,7 @@ class ConnectionTracker(Protocol):
         """The application closed the socket before accepting it: the handshake is refused."""
 
 
-class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods):
+class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods, SoonMethods):
     """One WebSocket connection, from handshake to close.
 
     Args:
@@ -123,6 +124,7 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods):
         probe = ((scope.get("extensions") or {}).get(DISCONNECT_EXTENSION) or {}).get("event")
         self._ahead = ReadAhead(receive, self._disconnected, self._resolve_ping, probe)
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._soon: SendQueue | None = None  # frames wsapp.broadcast handed over, unawaited
 
     @cached_property
     def id(self) -> str:
@@ -212,6 +214,8 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods):
         reason = truncate_reason(reason or "")
         if self.application_state is CONNECTING and self.tracker is not None:
             self.tracker.refused(self)
+        if self._soon is not None and not self._soon.overflowed:
+            await self._soon.drain()  # what was broadcast before the close goes first
         if self.client_state is not DISCONNECTED:
             await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
             self.close_code, self.close_reason = int(code), reason
@@ -326,6 +330,11 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods):
             WebSocketDisconnect: the peer is gone.
             InvalidStateError: not accepted yet, or closed.
         """
+        if self._soon is not None and self._soon.busy:
+            await self._soon.drain()
+        await self._write_frame(message)
+
+    async def _write_frame(self, message: Message) -> None:
         if self.application_state is not CONNECTED:
             if self.client_state is DISCONNECTED:
                 raise self.disconnect_error()

@@ -90,12 +90,20 @@ class HandshakeData:
 
 
 def encode_headers(
-    headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]] | None,
+    headers: Mapping[str, str] | Iterable[tuple[bytes, bytes] | tuple[str, str]] | None,
 ) -> list[tuple[bytes, bytes]]:
-    """Response headers as ASGI wants them: a mapping of ``str`` (names lowercased) or pairs of
-    ``bytes``, as ``latin-1`` byte pairs."""
+    """Response headers as ASGI wants them: a mapping of ``str``, or pairs of ``str`` (as the
+    test client reports them, so a header can repeat) or of ``bytes``, as ``latin-1`` byte
+    pairs; ``str`` names are lowercased."""
     if not headers:
         return []
-    if isinstance(headers, Mapping):
-        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    return [(bytes(k), bytes(v)) for k, v in headers]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return [_header_bytes(name, value) for name, value in pairs]
+
+
+def _header_bytes(name: str | bytes, value: str | bytes) -> tuple[bytes, bytes]:
+    if isinstance(name, str):
+        name = name.lower().encode("latin-1")
+    if isinstance(value, str):
+        value = value.encode("latin-1")
+    return bytes(name), bytes(value)

@@ -155,16 +155,12 @@ class ErrorLog(logging.Handler):
         self.records.append(record)
 
 
-def modes(*, inprocess: str | None = None, serve: str | None = None) -> list[Any]:
-    """The two modes for ``@pytest.mark.parametrize("mode", ...)``, each strictly xfail where
-    a reason is given (the feature it needs is not on this branch yet)."""
-
-    def param(name: str, reason: str | None, *marks: Any) -> Any:
-        if reason is not None:
-            marks = (*marks, pytest.mark.xfail(strict=True, reason=reason))
-        return pytest.param(name, marks=marks, id=name)
-
-    return [param("inprocess", inprocess), param("serve", serve, pytest.mark.e2e)]
+def modes() -> list[Any]:
+    """The two modes every port runs in: in-process, and against a real ``manage.py serve``."""
+    return [
+        pytest.param("inprocess", id="inprocess"),
+        pytest.param("serve", marks=pytest.mark.e2e, id="serve"),
+    ]
 
 
 @pytest.fixture(params=modes())
@@ -172,8 +168,6 @@ def mode(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
 
 
-#: Paths the strict xfails dialled under serve: their handlers may crash (a missing feature).
-XFAIL_PATHS: set[str] = set()
 UNHANDLED = re.compile(r"Unhandled exception in .+ for (\S+)")
 
 
@@ -181,8 +175,8 @@ UNHANDLED = re.compile(r"Unhandled exception in .+ for (\S+)")
 def migration_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """``manage.py serve`` with the ports as its routing table, on a migrated SQLite file.
 
-    At the end, the server's log shows no crash but those of the strict xfails' handlers: every
-    port that works ended with a close code, never a traceback.
+    At the end, the server's log shows no crash: every port ended with a close code, never a
+    traceback.
     """
     root = tmp_path_factory.mktemp("migration-serve")
     database_url = f"sqlite:///{root / 'db.sqlite3'}"
@@ -191,8 +185,7 @@ def migration_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     with running_server(serve_command, env, root / "serve.log") as server:
         yield server
     output = server.output()
-    crashed = set(UNHANDLED.findall(output))
-    assert crashed <= XFAIL_PATHS, output
+    assert not UNHANDLED.findall(output), output
     assert "Exception inside application" not in output, output
 
 
@@ -215,16 +208,14 @@ async def connect(
     every peer is closed when the test ends (before the hub stops: fixtures tear down in
     reverse). ``user`` (in-process only) signs the socket in.
 
-    In-process, a port that works logs no error: whatever a test sends it, each handler ends
-    with a close code, never a traceback (the strict xfails, whose feature is missing, do)."""
+    In-process, a port logs no error: whatever a test sends it, each handler ends with a close
+    code, never a traceback."""
     if server is not None:
         opened: list[ClientConnection] = []
 
         async def dial(
             path: str, *, headers: Mapping[str, str] | None = None, subprotocols: Sequence[str] = ()
         ) -> Peer:
-            if request.node.get_closest_marker("xfail") is not None:
-                XFAIL_PATHS.add(path.partition("?")[0])
             try:
                 ws = await ws_connect(
                     server.url(path),
@@ -275,8 +266,7 @@ async def connect(
             await session.close()
     finally:
         logging.getLogger("wsapp").removeHandler(errors)
-    if request.node.get_closest_marker("xfail") is None:
-        assert not errors.records, [record.getMessage() for record in errors.records]
+    assert not errors.records, [record.getMessage() for record in errors.records]
 
 
 async def read_stats(connect: Connect) -> dict[str, int]:

@@ -7,8 +7,7 @@ import base64
 
 import pytest
 
-from tests.migration import needs
-from tests.migration.conftest import Connect, Refused, modes, read_stats
+from tests.migration.conftest import Connect, Refused, read_stats
 from tests.support.timing import wait_until
 from wsapp.codes import CloseCode
 
@@ -30,7 +29,6 @@ async def test_manual_accept_with_the_right_password(connect: Connect) -> None:
     assert await peer.recv() == "Hello, quart"
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.DENY, serve=needs.DENY))
 async def test_manual_reject_is_a_403_with_its_body(connect: Connect) -> None:
     with pytest.raises(Refused) as refused:
         await connect("/quart/reject/", headers=basic("quart", "wrong"))
@@ -43,7 +41,6 @@ async def test_login_required_lets_credentials_through(connect: Connect) -> None
     assert await peer.recv() == "ping"
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.DENY, serve=needs.DENY))
 async def test_login_required_abort_401(connect: Connect) -> None:
     """Also Quart's testing idiom: ``WebsocketResponseError.response.status_code == 401``."""
     with pytest.raises(Refused) as refused:
@@ -77,7 +74,6 @@ async def test_close_after_accept(connect: Connect) -> None:
     assert await peer.closed() == (CloseCode.NORMAL_CLOSURE, "")
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.REJECTED_STATUS))
 async def test_close_before_accept_is_a_403(connect: Connect) -> None:
     with pytest.raises(Refused) as refused:
         await connect("/quart/close-before-accept/")

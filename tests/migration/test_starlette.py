@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.migration import needs
-from tests.migration.conftest import Connect, Refused, modes
+from tests.migration.conftest import Connect, Refused
 from wsapp import WebSocketDisconnect
 from wsapp.codes import CloseCode
 
@@ -60,7 +59,6 @@ async def test_denial_example_accepts_the_authorized_subprotocols(connect: Conne
     assert await peer.closed() == NORMAL
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.DENY, serve=needs.DENY))
 async def test_denial_example_answers_401_with_a_body(connect: Connect) -> None:
     with pytest.raises(Refused) as refused:
         await connect("/starlette/denial/", subprotocols=["Authorization", "wrong"])
@@ -95,7 +93,6 @@ async def test_fastapi_items_with_the_projects_own_query_token(connect: Connect)
     assert await peer.recv() == "Session cookie or query token value is: project-token"
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.REJECTED_STATUS))
 @pytest.mark.parametrize(
     ("query", "headers"),
     [("", {}), ("?q=abc", {"cookie": "session=abc"})],

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.migration import needs
-from tests.migration.conftest import Connect, Refused, modes, read_stats
+from tests.migration.conftest import Connect, Refused, read_stats
 from tests.support.timing import wait_until
 from wsapp.codes import CloseCode
 
@@ -31,9 +30,6 @@ async def test_echo(connect: Connect, frame: str | bytes) -> None:
     assert await peer.recv() == frame
 
 
-@pytest.mark.parametrize(
-    "mode", modes(inprocess=needs.SOCKETS_BROADCAST, serve=needs.SOCKETS_BROADCAST)
-)
 async def test_counter_broadcasts_users_and_value(connect: Connect) -> None:
     ann = await connect("/websockets/counter/")
     assert (await ann.recv_json())["type"] == "users"
@@ -50,9 +46,6 @@ async def test_counter_broadcasts_users_and_value(connect: Connect) -> None:
     assert await ann.recv_json() == {"type": "users", "count": 1}
 
 
-@pytest.mark.parametrize(
-    "mode", modes(inprocess=needs.SEND_DISCONNECT, serve=needs.SEND_DISCONNECT)
-)
 async def test_show_time_ends_when_the_client_leaves(connect: Connect) -> None:
     """A send-only loop: the client's close must end it, and its ``finally`` must run."""
     key = "websockets.show_time.ended"
@@ -88,7 +81,6 @@ async def test_query_param_authentication(connect: Connect) -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # wsapp's TokenAuth may look a token up
-@pytest.mark.parametrize("mode", modes(inprocess=needs.DENY, serve=needs.DENY))
 @pytest.mark.parametrize(
     ("query", "body"),
     [("", b"Missing token\n"), ("?token=wrong", b"Invalid token\n")],
@@ -111,7 +103,6 @@ async def test_basic_auth_success_sets_the_username(connect: Connect) -> None:
     assert await peer.recv() == "Hello hello!"
 
 
-@pytest.mark.parametrize("mode", modes(inprocess=needs.DENY, serve=needs.DENY))
 @pytest.mark.parametrize(
     ("headers", "body"),
     [

@@ -88,16 +88,15 @@ async def test_one_frame_is_built_once_and_shared(connect: Connect, sockets: Soc
     await connect(), await connect()
     frames: list[dict[str, Any]] = []
     for ws in sockets.all:
-        original = ws.send_frame
+        original = ws.send_soon
 
-        async def spy(frame: dict[str, Any], original: Any = original) -> None:
+        def spy(frame: dict[str, Any], size: int, limit: int, original: Any = original) -> bool:
             frames.append(frame)
-            await original(frame)
+            return original(frame, size, limit)  # type: ignore[no-any-return]
 
-        ws.send_frame = spy  # type: ignore[method-assign]
-    wsapp.broadcast(sockets.all, "shared")
-    await wait_until(lambda: len(frames) == 2, 2, "both writes")
-    assert frames[0] is frames[1]
+        ws.send_soon = spy  # type: ignore[method-assign]
+    assert wsapp.broadcast(sockets.all, "shared") == 2
+    assert len(frames) == 2 and frames[0] is frames[1]
 
 
 async def test_closed_and_unaccepted_sockets_are_skipped(
@@ -124,7 +123,22 @@ async def test_each_socket_gets_successive_messages_in_order_with_bounded_tasks(
     expected = [str(n) for n in range(500)]
     assert [await a.receive_text() for _ in expected] == expected
     assert [await b.receive_text() for _ in expected] == expected
-    await wait_until(lambda: not fanout._outboxes, 2, "the writers to end")
+    await wait_until(lambda: len(asyncio.all_tasks()) <= before, 2, "the writers to end")
+
+
+async def test_a_handlers_own_send_and_close_come_after_what_it_broadcast(
+    connect: Connect, sockets: Sockets
+) -> None:
+    """websockets' counter: broadcast(users, ...), then await ws.send(...): in that order."""
+    a = await connect()
+    ws = sockets.all[0]
+    wsapp.broadcast([ws], "first")
+    wsapp.broadcast([ws], "second")
+    await ws.send_text("third")
+    wsapp.broadcast([ws], "fourth")
+    await ws.close(1000, "done")
+    assert [await a.receive_text() for _ in range(4)] == ["first", "second", "third", "fourth"]
+    assert await a.wait_closed() == (1000, "done")
 
 
 async def test_a_socket_whose_queue_outgrows_the_send_buffer_is_closed_1013(
