@@ -130,25 +130,39 @@ def write(results_dir: Path, run: dict[str, Any]) -> Path:
 # Issue 6's targets: (label, scenario, params filter, ours, theirs, measure, goal).
 # measure "rate": ours/theirs ops/s (server µs/op when either side is client-bound);
 # "p99": theirs/ours p99; "memory": ours/theirs bytes per idle connection (lower is better).
+# Issue 12's targets: (label, scenario, params, ours, theirs, measure, goal). Every measure is
+# a ratio of server CPU per operation (or RSS, or p99) from one run, written so that the goal
+# reads as the issue writes it: "us" = ours/theirs µs per op (≤ goal), "speedup" = theirs/ours
+# µs per op (≥ goal), "p99" = theirs/ours p99 (≥ goal), "memory" = ours/theirs B per connection
+# (≤ goal), "per-core" = ours in operations per server core-second (≥ goal, no theirs).
+FANOUT_1000x2 = {"members": 1000, "procs": 2}
 TARGETS_OF_ISSUE = [
-    ("echo: wsapp `async def` under serve vs Channels consumer on Daphne", "echo", {},
-     "wsapp@serve", "channels@daphne", "rate", 2.0),
-    ("echo: wsapp under serve vs bare ASGI echo on Daphne", "echo", {},
-     "wsapp@serve", "bare-asgi@daphne", "rate", 0.85),
-    ("JSON echo: wsapp `Consumer` under serve vs `AsyncJsonWebsocketConsumer` on Daphne",
-     "json-echo", {}, "wsapp-consumer@serve", "channels-json@daphne", "rate", 1.5),
-    ("echo: wsapp on uvicorn vs Starlette on uvicorn", "echo", {},
-     "wsapp@uvicorn", "starlette@uvicorn", "rate", 0.8),
-    ("fan-out, 1,000 members, 2 processes, Redis: deliveries/s (flooded)", "fanout-flood",
-     {"members": 1000, "procs": 2}, "wsapp-rooms@serve×2", "channels-group@daphne×2", "rate", 10.0),
-    ("fan-out, 1,000 members, 2 processes, Redis: paced p99", "fanout-paced",
-     {"members": 1000, "procs": 2}, "wsapp-rooms@serve×2", "channels-group@daphne×2", "p99", 5.0),
-    ("memory per idle connection: serve vs plain Daphne (same app)", "idle", {},
-     "wsapp@serve", "wsapp@daphne", "memory", 1.10),
+    ("fan-out 1,000 × 2 procs, Redis, flooded: srv µs/delivery vs websockets.broadcast()",
+     "fanout-flood", {"members": 1000}, "wsapp-rooms@serve×2", "websockets-broadcast", "us", 0.7),
+    ("the same vs the Channels group_send pattern (2 procs, channels_redis)",
+     "fanout-flood", FANOUT_1000x2, "wsapp-rooms@serve×2", "channels-group@daphne×2",
+     "speedup", 30.0),
+    ("the same: deliveries per server core-second", "fanout-flood", FANOUT_1000x2,
+     "wsapp-rooms@serve×2", None, "per-core", 500_000.0),
+    ("the same, paced: p99 vs Channels'", "fanout-paced", FANOUT_1000x2,
+     "wsapp-rooms@serve×2", "channels-group@daphne×2", "p99", 10.0),
+    ("echo under serve vs the bare ASGI echo on Daphne", "echo", {}, "wsapp@serve",
+     "bare-asgi@daphne", "speedup", 1.3),
+    ("echo under serve: srv µs/msg vs Starlette on uvicorn", "echo", {}, "wsapp@serve",
+     "starlette@uvicorn", "us", 1.2),
+    ("open + close under serve vs Channels on Daphne", "connect", {}, "wsapp@serve",
+     "channels@daphne", "speedup", 2.0),
+    ("open + close under serve: srv µs vs Starlette on uvicorn", "connect", {}, "wsapp@serve",
+     "starlette@uvicorn", "us", 1.3),
+    ("memory per idle connection under serve vs Channels on Daphne", "idle", {}, "wsapp@serve",
+     "channels@daphne", "memory", 0.5),
 ]  # fmt: skip
+AT_MOST = {"us", "memory"}
 
 
-def _find(rows: Sequence[dict[str, Any]], target: str, scenario: str, where: dict) -> dict | None:
+def _find(
+    rows: Sequence[dict[str, Any]], target: str | None, scenario: str, where: dict
+) -> dict | None:
     for row in rows:
         if row.get("target") == target and row.get("scenario") == scenario:
             params = row.get("params") or {}
@@ -157,48 +171,42 @@ def _find(rows: Sequence[dict[str, Any]], target: str, scenario: str, where: dic
     return None
 
 
-def _measure(ours: dict, theirs: dict, measure: str) -> tuple[float | None, str]:
+def _measure(ours: dict, theirs: dict | None, measure: str) -> float | None:
+    us = "server_us_per_op"
+    if measure == "per-core":
+        return _ratio(1e6, ours.get(us))
+    assert theirs is not None
     if measure == "memory":
-        return _ratio(ours.get("bytes_per_conn"), theirs.get("bytes_per_conn")), "B/conn ×"
+        return _ratio(ours.get("bytes_per_conn"), theirs.get("bytes_per_conn"))
     if measure == "p99":
-        return _ratio(theirs.get("p99_ms"), ours.get("p99_ms")), "p99 (theirs/ours)"
-    bound = max(ours.get("client_cpu_pct") or 0, theirs.get("client_cpu_pct") or 0)
-    if bound >= CLIENT_BOUND_PCT:
-        return _ratio(theirs.get("server_us_per_op"), ours.get("server_us_per_op")), (
-            "srv µs/op (client-bound)"
-        )
-    return _ratio(ours.get("rate"), theirs.get("rate")), "ops/s"
+        return _ratio(theirs.get("p99_ms"), ours.get("p99_ms"))
+    if measure == "us":
+        return _ratio(ours.get(us), theirs.get(us))
+    return _ratio(theirs.get(us), ours.get(us))
 
 
 def targets_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Issue 6's targets as measured in one run: ratio, goal, met or missed.
-
-    Each ``+fastpath`` experiment that exists is shown beside the target it would change.
-    """
-    out = [
-        "| target | measured by | ratio | goal | | with bench/experiments/fastpath |",
-        "|---|---|---:|---:|---|---:|",
-    ]
+    """Issue 12's targets as measured in one run: ratio, goal, met or missed."""
+    out = ["| target | ours | theirs | measured | goal | |", "|---|---|---|---:|---:|---|"]
     for label, scenario, where, ours_name, theirs_name, measure, goal in TARGETS_OF_ISSUE:
-        ours, theirs = (
-            _find(rows, ours_name, scenario, where),
-            _find(rows, theirs_name, scenario, where),
-        )
-        if ours is None or theirs is None:
-            out.append(f"| {label} | – | – | {goal:g} | not measured | – |")
+        ours = _find(rows, ours_name, scenario, where)
+        theirs = _find(rows, theirs_name, scenario, where) if theirs_name else None
+        if ours is None or (theirs_name and theirs is None):
+            out.append(
+                f"| {label} | {ours_name} | {theirs_name or '–'} | – | {goal:g} | not measured |"
+            )
             continue
-        value, how = _measure(ours, theirs, measure)
-        lower_is_better = measure == "memory"
-        met = value is not None and (value <= goal if lower_is_better else value >= goal)
-        noisy = any((r.get("other_cpu_pct") or 0) >= NOISY_PCT for r in (ours, theirs))
-        name = ours_name.replace("@", "+fastpath@", 1)
-        fast = _find(rows, name, scenario, where)
-        fast_value = _measure(fast, theirs, measure)[0] if fast else None
+        value = _measure(ours, theirs, measure)
+        at_most = measure in AT_MOST
+        met = value is not None and (value <= goal if at_most else value >= goal)
+        noisy = any((r.get("other_cpu_pct") or 0) >= NOISY_PCT for r in (ours, theirs) if r)
         verdict = ("**met**" if met else "**missed**") + (" (noisy)" if noisy else "")
-        goal_text = f"≤ {goal:g}×" if lower_is_better else f"≥ {goal:g}×"
+        if measure == "per-core":
+            shown, goal_text = f"{_num(value, ',.0f')}/s", f"≥ {goal:,.0f}/s"
+        else:
+            shown, goal_text = f"{_num(value, '.2f')}×", f"{'≤' if at_most else '≥'} {goal:g}×"
         out.append(
-            f"| {label} | {how} | {_num(value, '.2f')}× | {goal_text} | {verdict} | "
-            f"{_num(fast_value, '.2f') + '×' if fast_value else '–'} |"
+            f"| {label} | {ours_name} | {theirs_name or '–'} | {shown} | {goal_text} | {verdict} |"
         )
     return "\n".join(out)
 
@@ -211,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "results", nargs="?", type=Path, default=Path(__file__).parent / "results" / "latest.json"
     )
-    parser.add_argument("--targets", action="store_true", help="only issue 6's targets")
+    parser.add_argument("--targets", action="store_true", help="only issue 12's targets")
     args = parser.parse_args(argv)
     run = json.loads(args.results.read_text())
     if args.targets:

@@ -32,14 +32,6 @@ WSAPP_ENV = {
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     "WSAPP_LOG_LEVEL": "WARNING",
 }
-# The demo with bench/experiments/fastpath.py's patches to the send path (not wsapp's code).
-FASTPATH_ENV = {
-    **WSAPP_ENV,
-    "DJANGO_SETTINGS_MODULE": "bench.experiments.fastpath_settings",
-    # "session" and "gc" are in wsapp itself since 13:33 on 2026-11-23 (WebSocketSessionMiddleware,
-    # gc.freeze() in WsappServer.run): what is left to try is autobahn's logging and the write.
-    "BENCH_FASTPATH": "log,write",
-}
 # What the publisher sends to every room endpoint: its payload object as the frame's text, which
 # every room relays as {"type": "message", "body": "<the text as sent>"}.
 PLAIN_PUBLISH = "%s"
@@ -111,14 +103,4 @@ TARGETS: tuple[Target, ...] = (
            note="hub, in-memory layer"),
     Target("wsapp-rooms@serve×2", SERVE, "/ws/broadcast/{room}/", "fanout", WSAPP_ENV,
            procs=2, layer="redis", note="hub, wsapp.redis_layer.RedisChannelLayer"),
-    # what-if: the same, with the send-path changes BENCHMARKS.md proposes, as patches
-    Target("wsapp-rooms+fastpath@serve", SERVE, "/ws/broadcast/{room}/", "fanout", FASTPATH_ENV,
-           note="experiment: bench/experiments/fastpath.py", experiment=True),
-    Target("wsapp-rooms+fastpath@serve×2", SERVE, "/ws/broadcast/{room}/", "fanout",
-           FASTPATH_ENV, procs=2, layer="redis", experiment=True,
-           note="experiment: bench/experiments/fastpath.py"),
-    Target("wsapp+fastpath@serve", SERVE, "/ws/echo/", "echo", FASTPATH_ENV, experiment=True,
-           note="experiment: bench/experiments/fastpath.py"),
-    Target("wsapp-consumer+fastpath@serve", SERVE, "/ws/json-echo/", "json", FASTPATH_ENV,
-           experiment=True, note="experiment: bench/experiments/fastpath.py"),
 )  # fmt: skip

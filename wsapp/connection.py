@@ -26,7 +26,16 @@ from wsapp.payloads import PayloadMethods
 from wsapp.pings import PingMethods
 from wsapp.readahead import ReadAhead
 from wsapp.sendqueue import SendQueue, SoonMethods
-from wsapp.types import DISCONNECT_EXTENSION, PONG_EVENT, Message, Receive, Scope, Send
+from wsapp.types import (
+    DISCONNECT_EXTENSION,
+    PONG_EVENT,
+    SEND_EXTENSION,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    State,
+)
 
 __all__ = ["Address", "ConnectionTracker", "WebSocket", "WebSocketState"]
 
@@ -43,19 +52,6 @@ class WebSocketState(enum.Enum):
 CONNECTING = WebSocketState.CONNECTING
 CONNECTED = WebSocketState.CONNECTED
 DISCONNECTED = WebSocketState.DISCONNECTED
-
-
-class State:
-    """A per-connection namespace for whatever a handler wants to keep (``ws.state.x = 1``)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:  # typed as open: any name may be set
-        object.__setattr__(self, name, value)
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"ws.state has no attribute {name!r}")
-
-    def __repr__(self) -> str:
-        return f"State({vars(self)!r})"
 
 
 class ConnectionTracker(Protocol):
@@ -121,8 +117,11 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods, SoonM
         self._closed: asyncio.Event | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
         # A handler that only sends still learns the peer left (see wsapp.readahead).
-        probe = ((scope.get("extensions") or {}).get(DISCONNECT_EXTENSION) or {}).get("event")
+        extensions = scope.get("extensions") or {}
+        probe = (extensions.get(DISCONNECT_EXTENSION) or {}).get("event")
         self._ahead = ReadAhead(receive, self._disconnected, self._resolve_ping, probe)
+        # The server's direct frame write, if it offers one (SEND_EXTENSION).
+        self._write_now = (extensions.get(SEND_EXTENSION) or {}).get("frame")
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._soon: SendQueue | None = None  # frames wsapp.broadcast handed over, unawaited
 
@@ -343,7 +342,10 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods, SoonM
         # UnicodeEncodeError, a ValueError, here rather than reaching the wire.
         size = payload_size(message)
         try:
-            await self._send(message)
+            if self._write_now is not None and message["type"] == "websocket.send":
+                self._write_now(message)
+            else:
+                await self._send(message)
             self.messages_sent += 1
             self.bytes_sent += size
             self._ahead.sent()

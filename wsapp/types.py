@@ -34,6 +34,12 @@ DENIAL_BODY = "websocket.http.response.body"
 #: serve`` declares it; the connection asks only while a frame it read ahead is unread.
 DISCONNECT_EXTENSION = "wsapp.disconnect"
 
+#: A server that declares ``scope["extensions"]["wsapp.send"] == {"frame": write}`` takes an
+#: accepted socket's ``websocket.send`` events through ``write(event)``, a plain call that writes
+#: the frame before it returns, instead of through ``send``: no coroutine, server hop or
+#: middleware wrapper per frame once the handshake is done. ``manage.py serve`` declares it.
+SEND_EXTENSION = "wsapp.send"
+
 
 class WebSocketReceiveEvent(TypedDict):
     type: Literal["websocket.receive"]
@@ -67,3 +73,16 @@ class PingEvent(TypedDict):
 class PongEvent(TypedDict):
     type: Literal["wsapp.pong"]
     bytes: bytes
+
+
+class State:
+    """A per-connection namespace for whatever a handler wants to keep (``ws.state.x = 1``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:  # typed as open: any name may be set
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"ws.state has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"State({vars(self)!r})"

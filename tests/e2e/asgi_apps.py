@@ -163,6 +163,17 @@ async def flood(scope: Scope, receive: Receive, send: Send) -> None:
     await watcher
 
 
+async def burst(scope: Scope, receive: Receive, send: Send) -> None:
+    """Accept, send ``?count=`` numbered text frames of ``?size=`` bytes without waiting, then
+    close with 4409: every write in one go, right behind the handshake response."""
+    params = _params(scope)
+    await _accept(receive, send)
+    size = int(params["size"])
+    for index in range(int(params["count"])):
+        await send({"type": "websocket.send", "text": f"{index}:".ljust(size, "x")})
+    await send({"type": "websocket.close", "code": 4409, "reason": "burst done"})
+
+
 async def sleepy(scope: Scope, receive: Receive, send: Send) -> None:
     """Read nothing for ``?seconds=``, then count what arrived until text ``done``."""
     await _accept(receive, send)
@@ -211,6 +222,7 @@ APPS: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
     "/test/ping/": ping,
     "/test/flood/": flood,
     "/test/sleepy/": sleepy,
+    "/test/burst/": burst,
     "/test/connection-ping/": connection_ping,
 }
 

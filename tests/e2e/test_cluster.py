@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 # what the tests assert about it, stretches with the machine's load).
 PRESENCE_TTL = scaled(4.0)
 TIMEOUT = scaled(10.0)
+# Sockets opened at once over the per-user cap (each accepted, then closed with 4409).
+STORM = 60
 
 
 def _start_cluster(start_server, database_url: str, redis_url: str | None):
@@ -378,6 +380,33 @@ async def test_connection_cap_counts_across_processes_and_a_crash_releases_it(
         await ws.close()
 
 
+async def test_a_storm_of_over_cap_sockets_each_gets_its_4409_after_the_handshake(
+    cluster, cookies
+) -> None:
+    """The write path's regression test: a close right after accept, many at once.
+
+    Every socket over the per-user cap is accepted, then closed by its accept hook. Each must
+    see the 101 response, then exactly the 4409 close frame with its reason: never a close
+    frame before the handshake response, a reset (1006) or a close without a status (1005).
+    """
+    p1, p2 = cluster(MAX_CONNECTIONS_PER_USER=1)
+    headers = {"Cookie": cookies["alice"]}
+    held = await counted(p1, headers)
+
+    async def over_cap(server) -> tuple[int, str]:
+        ws = await dial(server.url("/ws/echo/"), additional_headers=headers)
+        return await closed_with(ws)
+
+    results = await asyncio.gather(*(over_cap((p1, p2)[n % 2]) for n in range(STORM)))
+    refused = (
+        CloseCode.TOO_MANY_CONNECTIONS,
+        "At most 1 connections per user; close one and retry.",
+    )
+    assert results == [refused] * STORM
+    await held.send("still open")  # the storm took no place from the one within the cap
+    assert await asyncio.wait_for(held.recv(), TIMEOUT) == "still open"
+
+
 async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(cluster) -> None:
     # One client opens 1,000 sockets at once, all of them into one process in the `memory`
     # deployment: more than MAX_PENDING_HANDSHAKES (512) waiting for their headers, and on a busy
@@ -393,10 +422,31 @@ async def test_a_thousand_sockets_across_two_processes_all_receive_a_broadcast(c
         )
     )
     try:
+        # A member is in the room once its handler has joined, which is after the handshake its
+        # client sees (the 101 leaves at once): warm-up broadcasts until each has had one.
+        firsts = [asyncio.ensure_future(ws.recv()) for ws in members]
+        deadline = time.monotonic() + 30
+        while not all(first.done() for first in firsts):
+            assert time.monotonic() < deadline, "not every member joined within 30 s"
+            await members[0].send("warm-up")
+            await asyncio.wait(firsts, timeout=0.5)
         await members[0].send("to everyone")
-        frames = await asyncio.gather(*(asyncio.wait_for(ws.recv(), 30) for ws in members))
-        assert {json.loads(f)["body"] for f in frames} == {"to everyone"}
-        assert len(frames) == 1000
+
+        async def bodies_until_the_broadcast(ws: ClientConnection, first: str) -> list[str]:
+            bodies = [json.loads(first)["body"]]
+            while bodies[-1] != "to everyone":
+                bodies.append(json.loads(await asyncio.wait_for(ws.recv(), 30))["body"])
+            return bodies
+
+        seen = await asyncio.gather(
+            *(
+                bodies_until_the_broadcast(ws, first.result())
+                for ws, first in zip(members, firsts, strict=True)
+            )
+        )
+        assert len(seen) == 1000
+        for bodies in seen:  # every member: warm-ups, then the broadcast, nothing else
+            assert set(bodies[:-1]) <= {"warm-up"} and bodies[-1] == "to everyone"
     finally:
         await asyncio.gather(*(ws.close() for ws in members), return_exceptions=True)
 

@@ -42,10 +42,11 @@ KiB = 1024
 MiB = 1024 * KiB
 MAX_MESSAGE_SIZE = 64 * KiB  # tests.e2e.settings_serve
 GRACE = 5.0  # tests.e2e.settings_serve
-# What serve declares in every websocket scope: protocol pings, HTTP denial responses and a
-# disconnect probe (a function).
+# What serve declares in every websocket scope: protocol pings, HTTP denial responses, a
+# disconnect probe (a function) and the direct frame write (the protocol's method).
 SCOPE_EXTENSIONS = (
-    '{"wsapp.ping": {}, "websocket.http.response": {}, "wsapp.disconnect": {"event": "function"}}'
+    '{"wsapp.ping": {}, "websocket.http.response": {}, "wsapp.disconnect": {"event": "function"}, '
+    '"wsapp.send": {"frame": "method"}}'
 )
 
 

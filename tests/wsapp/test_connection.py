@@ -32,6 +32,7 @@ from wsapp.exceptions import (
     WebSocketDisconnect,
 )
 from wsapp.testing import AsyncWebSocketClient, HandshakeRejected
+from wsapp.types import SEND_EXTENSION
 
 CONNECTING = WebSocketState.CONNECTING
 CONNECTED = WebSocketState.CONNECTED
@@ -1451,3 +1452,21 @@ async def test_connections_returns_a_copy() -> None:
     listing.clear()
     assert ws in wsapp.connections()
     await ws.close()
+
+
+async def test_a_server_declaring_the_send_extension_gets_frames_by_direct_call() -> None:
+    """After accept, websocket.send events skip the ASGI send (and whatever wraps it) when the
+    server offers ``wsapp.send``; the accept and the close still go through it, in order."""
+    server = FakeServer()
+    written: list[Any] = []
+    scope = websocket_scope(extensions={SEND_EXTENSION: {"frame": written.append}})
+    ws = await server.accepted_socket(scope)
+    await ws.send_text("one")
+    await ws.send_bytes(b"two")
+    await ws.close(4000, "bye")
+    assert written == [
+        {"type": "websocket.send", "text": "one"},
+        {"type": "websocket.send", "bytes": b"two"},
+    ]
+    assert server.sent_types == ["websocket.accept", "websocket.close"]
+    assert ws.messages_sent == 2

@@ -18,6 +18,9 @@ keeps Daphne's handshake and scope, and changes only what the application's mess
   1013 (one message bigger than the buffer still goes to a client that reads it), pongs included;
 - a message in more than ``MAX_FRAGMENTS`` frames, or pings and pongs over
   ``CONTROL_FRAME_RATE``, close the socket with 1008;
+- frames go to the kernel at once when nothing is queued before them (no reactor turn, no
+  ``epoll_ctl`` pair per frame), and a broadcast's frame is built once for every uncompressed
+  socket (:class:`~wsapp.server.frames.FrameCache`);
 - the handshake's answers (accept headers with one ``Server``, HTTP denials, ``CONNECT_TIMEOUT``)
   are :class:`~wsapp.server.responses.AnsweringProtocol`'s.
 """
@@ -34,7 +37,7 @@ from twisted.internet import reactor as _reactor
 
 from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.budgets import Budgets
-from wsapp.server.buffers import buffered_bytes, flush
+from wsapp.server.buffers import buffered_bytes, flush, write_now
 from wsapp.server.responses import AnsweringProtocol
 from wsapp.types import DENIAL_BODY, DENIAL_START, PING_EVENT, PONG_EVENT
 
@@ -229,16 +232,19 @@ class WsappWebSocketProtocol(AnsweringProtocol):
         if text is not None:
             if not isinstance(text, str):
                 raise ValueError(f"websocket.send 'text' must be a str, got {type(text).__name__}.")
-            payload, binary = text.encode("utf-8"), False
-        else:
-            if not isinstance(data, bytes | bytearray | memoryview):
-                raise ValueError(
-                    f"websocket.send 'bytes' must be bytes, got {type(data).__name__}."
-                )
-            payload, binary = bytes(data), True
+        elif not isinstance(data, bytes | bytearray | memoryview):
+            raise ValueError(f"websocket.send 'bytes' must be bytes, got {type(data).__name__}.")
         if self.muted or self.state != self.STATE_OPEN:
             # Closing or closed: the application learns it from websocket.disconnect.
             return
+        if self._perMessageCompress is None:
+            # The frame the previous socket got, if this is the same broadcast (FrameCache).
+            frame = self.server.frames.frame(text if text is not None else data)
+            before = buffered_bytes(self.transport)
+            self.sendData(frame)
+            self.check_send_buffer(added=buffered_bytes(self.transport) - before)
+            return
+        payload, binary = (text.encode("utf-8"), False) if text is not None else (bytes(data), True)  # type: ignore[arg-type]
         limit = self.maxMessagePayloadSize
         self.maxMessagePayloadSize = 0  # MAX_MESSAGE_SIZE bounds what we receive, not what we send
         before = buffered_bytes(self.transport)
@@ -247,6 +253,19 @@ class WsappWebSocketProtocol(AnsweringProtocol):
         finally:
             self.maxMessagePayloadSize = limit
         self.check_send_buffer(added=buffered_bytes(self.transport) - before)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """autobahn's ``sendData``, minus a reactor turn per frame when nothing is queued
+        (:func:`~wsapp.server.buffers.write_now`); autobahn's own queue keeps its order."""
+        if sync or chopsize or self.send_queue or self.logOctets:
+            super().sendData(data, sync, chopsize)
+        elif write_now(self.transport, data):
+            if self.state == self.STATE_OPEN:
+                self.trafficStats.outgoingOctetsWireLevel += len(data)
+            else:
+                self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+        else:
+            super().sendData(data, sync, chopsize)
 
     def send_app_ping(self, payload: Any) -> None:
         """Send a protocol ping for the application (the ``wsapp.ping`` extension).

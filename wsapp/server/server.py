@@ -25,11 +25,12 @@ from twisted.internet import defer, reactor
 
 from wsapp.conf import DEFAULTS, get_settings
 from wsapp.lifecycle import registry
-from wsapp.server.autobahn_log import quiet_autobahn_debug_formatting
+from wsapp.server import substrate
 from wsapp.server.budgets import Limits
+from wsapp.server.frames import FrameCache
 from wsapp.server.handshake import HandshakeGuard, channel_factory
 from wsapp.server.protocol import WsappWebSocketProtocol
-from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION
+from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION, SEND_EXTENSION
 
 logger = logging.getLogger("wsapp.server")
 
@@ -136,6 +137,8 @@ class WsappServer(Server):
         self.compression = compression
         self.shutdown_grace = shutdown_grace
         self.shutting_down = False
+        #: A broadcast's frame, built once for all of this process's uncompressed sockets.
+        self.frames = FrameCache()
         self.ports: list[Any] = []
         self._grace_over: asyncio.Event | None = None
 
@@ -179,7 +182,7 @@ class WsappServer(Server):
 
     def run(self) -> None:
         reactor.callWhenRunning(self._started)
-        quiet_autobahn_debug_formatting()
+        substrate.install()
         # The tens of thousands of objects Django, the apps and Twisted made at start-up live
         # as long as the process: freezing them keeps every later full collection from
         # traversing them again (the CPython docs' advice for pre-fork servers).
@@ -226,6 +229,7 @@ class WsappServer(Server):
             PING_EXTENSION: {},
             DENIAL_EXTENSION: {},
             DISCONNECT_EXTENSION: {"event": lambda: protocol.closed_event},
+            SEND_EXTENSION: {"frame": protocol.send_data},
         }
 
         async def receive() -> Any:

@@ -1,0 +1,158 @@
+"""serve's per-frame substrate: the C masker, lazy autobahn formatting, frames built once and the
+direct write."""
+
+from __future__ import annotations
+
+import socket
+from types import SimpleNamespace
+
+import autobahn.twisted.websocket as autobahn_twisted
+import autobahn.websocket.protocol as autobahn_protocol
+import pytest
+from autobahn.websocket.protocol import PreparedMessage
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsapp.server import substrate
+from wsapp.server.buffers import write_now
+from wsapp.server.frames import FrameCache, encode_frame
+
+
+def reference_unmask(mask: bytes, data: bytes) -> bytes:
+    return bytes(byte ^ mask[index % 4] for index, byte in enumerate(data))
+
+
+@given(
+    mask=st.binary(min_size=4, max_size=4),
+    data=st.binary(max_size=600),
+    cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=6),
+)
+def test_the_c_masker_unmasks_a_frame_fed_in_any_pieces_like_rfc_6455_says(
+    mask: bytes, data: bytes, cuts: list[int]
+) -> None:
+    masker = substrate.create_xor_masker(mask, len(data))
+    bounds = [0, *sorted(min(cut, len(data)) for cut in cuts), len(data)]
+    out = b"".join(masker.process(data[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+    assert out == reference_unmask(mask, data)
+    assert masker.pointer() == len(data)
+    masker.reset()
+    assert masker.process(data) == reference_unmask(mask, data)
+
+
+def test_install_replaces_autobahns_masker_and_makes_both_modules_debug_helpers_lazy() -> None:
+    substrate.install()
+    substrate.install()  # idempotent: no wrapper around a wrapper
+    assert autobahn_protocol.create_xor_masker is substrate.create_xor_masker
+    for module in (autobahn_protocol, autobahn_twisted):
+        helper = module.hltype
+        assert isinstance(helper, substrate._LazyFormat)
+        assert not isinstance(helper.helper, substrate._LazyFormat)
+        lazy = module.hlval(42)
+        assert isinstance(lazy, substrate._Deferred)  # nothing formatted yet
+        assert "42" in f"{lazy}"  # formatted on demand, by the real helper
+
+
+class Transport(SimpleNamespace):
+    """The attributes of a Twisted TCP transport that write_now reads, over a real socket."""
+
+    def __init__(self, sock: socket.socket, buffered: bytes = b"") -> None:
+        super().__init__(
+            socket=sock,
+            connected=True,
+            disconnecting=False,
+            _writeDisconnected=False,
+            _tempDataLen=0,
+            dataBuffer=buffered,
+            offset=0,
+            written=[],
+        )
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+@pytest.fixture
+def pair():
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    yield server, client
+    server.close()
+    client.close()
+
+
+def test_write_now_sends_at_once_when_nothing_is_buffered(pair) -> None:
+    server, client = pair
+    transport = Transport(server)
+    assert write_now(transport, b"frame")
+    assert client.recv(100) == b"frame"
+    assert transport.written == []
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"dataBuffer": b"101 Switching", "offset": 0},
+        {"_tempDataLen": 3},
+        {"disconnecting": True},
+        {"connected": False},
+        {"TLS": True},
+    ],
+    ids=["buffered", "temp-buffered", "closing", "not-connected", "tls"],
+)
+def test_write_now_leaves_the_frame_to_twisted_behind_anything_waiting(pair, state) -> None:
+    server, client = pair
+    transport = Transport(server)
+    for name, value in state.items():
+        setattr(transport, name, value)
+    assert not write_now(transport, b"frame")
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)  # nothing jumped the queue
+
+
+def test_what_the_kernel_does_not_take_goes_to_twisted_in_order(pair) -> None:
+    server, client = pair
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    data = bytes(range(256)) * 4096  # 1 MiB: more than an unread socket pair holds
+    transport = Transport(server)
+    assert write_now(transport, data)
+    (rest,) = transport.written
+    assert 0 < len(rest) < len(data)
+    taken = len(data) - len(rest)
+    received = b""
+    while len(received) < taken:
+        received += client.recv(taken - len(received))
+    assert received + rest == data
+
+
+@given(
+    payload=st.binary(max_size=300) | st.sampled_from([b"x" * n for n in (125, 126, 65535, 65536)]),
+    binary=st.booleans(),
+)
+def test_encode_frame_builds_the_frame_autobahn_builds(payload: bytes, binary: bool) -> None:
+    prepared = PreparedMessage(payload, binary, applyMask=False, doNotCompress=True)
+    assert encode_frame(payload, binary) == prepared.payloadHybi
+
+
+def test_the_frame_cache_shares_one_frame_per_broadcast_object_and_never_a_mutable_one() -> None:
+    cache = FrameCache()
+    text = "".join(["broad", "cast"])
+    first = cache.frame(text)
+    assert cache.frame(text) is first  # the same broadcast object: the same bytes
+    equal = "".join(["broad", "cast"])
+    assert equal is not text
+    assert cache.frame(equal) == first and cache.frame(equal) is not first  # rebuilt, not guessed
+    buffer = bytearray(b"abc")
+    assert cache.frame(buffer) == encode_frame(b"abc", binary=True)
+    buffer[:] = b"xyz"
+    assert cache.frame(buffer) == encode_frame(b"xyz", binary=True)  # never served stale
+    big = "x" * FrameCache.MAX_CACHED
+    assert cache.frame(big) is not cache.frame(big)  # too big to pin
+
+
+def test_autobahns_timings_still_print_as_text_once_pformat_is_lazy() -> None:
+    substrate.install()
+    timings = autobahn_protocol.Timings()
+    timings.track("start")
+    text = str(timings)
+    assert isinstance(text, str) and "start" in text
