@@ -24,9 +24,10 @@ PICOWS = ("{python}", "-m", "bench.servers.picows_server", "--port", "{port}")
 
 CHANNELS_APP = "bench.servers.channels_app:application"
 CHANNELS_ENV = {"DJANGO_SETTINGS_MODULE": "bench.servers.channels_settings"}
-# The demo project, in production mode: no DEBUG bookkeeping on the hot path.
+# The demo project, in production mode (no DEBUG bookkeeping on the hot path), without its
+# per-connection rate limits (bench/servers/wsapp_settings.py).
 WSAPP_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DJANGO_SETTINGS_MODULE": "bench.servers.wsapp_settings",
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "bench-only-not-secret",
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
