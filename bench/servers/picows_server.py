@@ -8,14 +8,13 @@ but the write itself is paid per delivery. Run as ``python -m`` with ``--port``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import signal
 from collections import defaultdict
 
-import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
+
+from bench.servers._serve import main
 
 _rooms: defaultdict[str, set[WSTransport]] = defaultdict(set)
 
@@ -59,15 +58,9 @@ def listener_for(request: WSUpgradeRequest) -> WSListener | None:
     return None  # picows answers 404
 
 
-async def main(port: int) -> None:
-    stop = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
-    server = await ws_create_server(listener_for, "127.0.0.1", port, max_frame_size=2**20)
-    async with server:
-        await stop
+async def start(port: int) -> asyncio.AbstractServer:
+    return await ws_create_server(listener_for, "127.0.0.1", port, max_frame_size=2**20)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    uvloop.run(main(parser.parse_args().port))
+    main(start, __doc__)

@@ -13,18 +13,17 @@ and is not a server for anything else: no limits, no extensions, no origin check
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
 import json
-import signal
 import struct
 from collections import defaultdict
 from typing import cast
 
-import uvloop
 from websockets.speedups import apply_mask
+
+from bench.servers._serve import main
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _rooms: defaultdict[str, set[asyncio.Transport]] = defaultdict(set)
@@ -137,16 +136,9 @@ class Floor(asyncio.Protocol):
                 member.write(data)
 
 
-async def main(port: int) -> None:
-    loop = asyncio.get_running_loop()
-    stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
-    server = await loop.create_server(Floor, "127.0.0.1", port, backlog=4096)
-    async with server:
-        await stop
+async def start(port: int) -> asyncio.AbstractServer:
+    return await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port, backlog=4096)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    uvloop.run(main(parser.parse_args().port))
+    main(start, __doc__)

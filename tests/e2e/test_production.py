@@ -9,13 +9,16 @@ metrics, and wsapp's log lines had no time.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -28,6 +31,7 @@ from tests.e2e.servers import (
     running_server,
     server_env,
 )
+from wsapp.publish_view import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +54,16 @@ def production_env(static_root: Path, extra: Mapping[str, str] | None = None) ->
 
 def get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """``(status, headers, body)`` of a GET, errors included (a 403 is an answer, not a raise)."""
-    request = urllib.request.Request(url, headers=dict(headers or {}))
+    return _answer(urllib.request.Request(url, headers=dict(headers or {})))
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of a JSON POST of ``body``, errors included."""
+    headers = {"Content-Type": "application/json", **headers}
+    return _answer(urllib.request.Request(url, data=body, headers=headers, method="POST"))
+
+
+def _answer(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
@@ -181,3 +194,92 @@ def test_a_project_without_logging_gets_timestamped_wsapp_lines_under_serve(
     lines = [line for line in server.output().splitlines() if "wsapp serve listening on" in line]
     assert len(lines) == 1, server.output()
     assert TIMESTAMP.match(lines[0]), lines
+
+
+# -- POST /wsapp/publish/ without DEBUG ---------------------------------------------------------
+
+PUBLISH = "/wsapp/publish/"
+PUBLISH_SECRET = "e2e-production-publish-secret-0123456789abcdef"
+PUBLISH_TOKEN = "e2e-production-publish-token-0123456789abcdef"
+
+
+@pytest.fixture
+def publishing_server(start_server: StartServer, collected_static: Path) -> ServerProcess:
+    """The demo with ``DJANGO_DEBUG=0`` under ``serve``, publishing on (a secret and a token)."""
+    return start_server(
+        "serve",
+        env=production_env(collected_static),
+        wsapp={"PUBLISH_SECRET": PUBLISH_SECRET, "PUBLISH_TOKEN": PUBLISH_TOKEN},
+    )
+
+
+def signed(body: bytes) -> dict[str, str]:
+    """The headers of a request signed with the secret, as README's curl example signs it."""
+    stamp = str(int(time.time()))
+    return {SIGNATURE_HEADER: signature(PUBLISH_SECRET, stamp, body), TIMESTAMP_HEADER: stamp}
+
+
+def test_without_debug_a_publish_reaches_a_member_over_a_real_socket(
+    publishing_server: ServerProcess,
+) -> None:
+    server = publishing_server
+    by_token = json.dumps({"room": "alerts", "data": {"type": "deploy", "at": 5}}).encode()
+    raw = json.dumps({"room": "alerts", "data": "AAPL 187.2", "raw": True}).encode()
+    requests = [(by_token, {"Authorization": f"Bearer {PUBLISH_TOKEN}"}), (raw, signed(raw))]
+
+    async def member() -> tuple[list[tuple[int, Any]], list[str]]:
+        async with connect(server.url("/ws/broadcast/alerts/"), open_timeout=10) as ws:
+            # Publishing is live only: the member's own round trip proves it has joined.
+            await ws.send("here")
+            joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert joined == {"type": "message", "body": "here"}
+            answers = []
+            for body, headers in requests:
+                url = server.url(PUBLISH, "http")
+                status, _, answer = await asyncio.to_thread(post, url, body, headers)
+                answers.append((status, json.loads(answer)))
+            return answers, [str(await asyncio.wait_for(ws.recv(), 10)) for _ in requests]
+
+    answers, received = asyncio.run(member())
+    # The broadcast room's sockets join without presence: delivered to, not counted.
+    assert answers == [
+        (200, {"room": "alerts", "raw": False, "connections": 0, "users": 0}),
+        (200, {"room": "alerts", "raw": True, "connections": 0, "users": 0}),
+    ]
+    assert [json.loads(received[0]), received[1]] == [{"type": "deploy", "at": 5}, "AAPL 187.2"]
+    assert "Traceback" not in server.output()
+
+
+def test_without_debug_a_bad_publish_is_its_documented_json_error(
+    publishing_server: ServerProcess,
+) -> None:
+    server = publishing_server
+    # DEBUG is really off: an unknown URL gets the plain 404, not the debug page's URL list.
+    status, _, page = get(server.url("/no-such-page/", "http"))
+    assert (status, b"URLconf" in page) == (404, False)
+    token = {"Authorization": f"Bearer {PUBLISH_TOKEN}"}
+    valid = b'{"room": "alerts", "data": 1}'  # refused for its credential alone
+    requests = [
+        (b"{not json", token),
+        (b'{"room": "alerts"}', token),
+        (b'{"room": "no spaces", "data": 1}', token),
+        (valid, {"Authorization": "Bearer wrong"}),
+        (valid, {SIGNATURE_HEADER: "sha256=00", TIMESTAMP_HEADER: str(int(time.time()))}),
+        (valid, {}),
+    ]
+    answers = []
+    for body, headers in requests:
+        status, response_headers, answer = post(server.url(PUBLISH, "http"), body, headers)
+        assert response_headers["Content-Type"] == "application/json", answer
+        error = json.loads(answer)
+        assert set(error) == {"error", "message"}, error
+        answers.append((status, error["error"]))
+    assert answers == [
+        (400, "invalid_json"),
+        (400, "invalid_fields"),
+        (400, "invalid_fields"),
+        (401, "bad_token"),
+        (401, "bad_signature"),
+        (401, "not_authenticated"),
+    ]
+    assert "Traceback" not in server.output()

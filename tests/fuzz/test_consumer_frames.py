@@ -8,27 +8,23 @@ echo the model predicts, ``MAX_INVALID_FRAMES`` in a row close with 4400, a bina
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
-from hypothesis import event, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import (
-    close_reason,
     decoded,
     examples,
-    frame_close,
     frames,
-    generated,
     json_values,
     unicode_text,
     unknown_type,
 )
+from tests.support.fuzzing import drive_frames, tracebacks
 from tests.wsapp.helpers import connect
 from wsapp import Consumer
-from wsapp.codes import CloseCode
 from wsapp.consumers import event as on
 
 MAX_INVALID = 4
@@ -68,35 +64,29 @@ def answer(text: str) -> dict[str, Any]:
     return value
 
 
-def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
-
-
 @examples(500)
 @given(frames(messages))
 async def test_every_frame_gets_the_answer_or_close_the_protocol_says(
     settings: Any, caplog: pytest.LogCaptureFixture, sequence: list[tuple[str, Any]]
 ) -> None:
     settings.WSAPP = {"MAX_INVALID_FRAMES": MAX_INVALID}
-    invalid = 0
+
+    async def check(payload: str) -> bool:
+        expected = answer(payload)
+        assert await ws.receive_json() == expected
+        return expected["type"] == "error"  # an echo resets the count
+
+    async def still_open() -> None:
+        await ws.send_text('{"type": "echo", "still": "open"}')
+        assert await ws.receive_json() == {"type": "echo", "still": "open"}
+
     async with connect(Echo) as ws:
-        for kind, payload in sequence:
-            generated("socket: Consumer frames")
-            await (ws.send_text(payload) if kind == "text" else ws.send_bytes(payload))
-            close = frame_close(kind, payload)
-            if close is not None:
-                break
-            expected = answer(payload)
-            assert await ws.receive_json() == expected
-            invalid = invalid + 1 if expected["type"] == "error" else 0  # an echo resets it
-            if invalid == MAX_INVALID:
-                close = (CloseCode.BAD_REQUEST, f"{MAX_INVALID} malformed messages in a row.")
-                break
-        else:
-            await ws.send_text('{"type": "echo", "still": "open"}')
-            assert await ws.receive_json() == {"type": "echo", "still": "open"}
-            close = None
-        if close is not None:
-            assert await ws.wait_closed() == (close[0], close_reason(close[1]))
-            event(f"closed with {close[0]}")
+        await drive_frames(
+            ws,
+            sequence,
+            label="socket: Consumer frames",
+            max_invalid=MAX_INVALID,
+            answer=check,
+            still_open=still_open,
+        )
     assert tracebacks(caplog) == []

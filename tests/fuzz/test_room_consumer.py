@@ -8,7 +8,6 @@ a row close with 4400; never 1011, never a logged traceback, never a database er
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -19,16 +18,13 @@ from consumers.chat import ChatConsumer
 from tests.fuzz.strategies import (
     chat_contents,
     chat_model,
-    close_reason,
     decoded,
     examples,
-    frame_close,
     frames,
-    generated,
     unknown_type,
     valid_chat,
 )
-from wsapp.codes import CloseCode
+from tests.support.fuzzing import drive_frames, tracebacks
 from wsapp.models import Message, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,10 +35,6 @@ MAX_INVALID = 4
 @pytest.fixture
 def lobby(db: Any) -> Room:
     return Room.objects.create(slug="lobby", title="Lobby")
-
-
-def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 async def predict(text: str, lobby: Room, user: Any) -> tuple[dict[str, Any], str | None]:
@@ -79,18 +71,16 @@ async def test_every_chat_frame_gets_its_ack_or_error_and_the_database_agrees(
     settings.WSAPP = {**settings.WSAPP, "MAX_INVALID_FRAMES": MAX_INVALID}
     ws = await communicator("/ws/chat/lobby/", user=user, subprotocols=["wsapp.v1"])
     assert [(await ws.receive_json())["type"] for _ in range(2)] == ["history", "presence.state"]
-    invalid, close = 0, None
-    for kind, payload in sequence:
-        generated("socket: RoomConsumer frames")
+    before = 0
+
+    async def count_messages() -> None:
+        nonlocal before
         before = await Message.objects.acount()
-        await (ws.send_text(payload) if kind == "text" else ws.send_bytes(payload))
-        close = frame_close(kind, payload)
-        if close is not None:
-            break
+
+    async def check(payload: str) -> bool:
         expected, body = await predict(payload, lobby, user)
         got = await ws.receive_json()
         if expected["type"] == "chat.ack":
-            invalid = 0
             assert (got["type"], got["client_id"]) == ("chat.ack", expected["client_id"])
             assert expected["id"] in (None, got["id"])  # a retry: acked with the first id
             stored = await Message.objects.aget(id=got["id"])
@@ -101,21 +91,26 @@ async def test_every_chat_frame_gets_its_ack_or_error_and_the_database_agrees(
             )
             assert await Message.objects.acount() == before + (expected["id"] is None)
             event("acked a retry" if expected["id"] else "acked a new message")
-        else:
-            invalid += 1
-            assert got["type"] == "error"
-            assert {k: got[k] for k in expected} == expected
-            assert await Message.objects.acount() == before
-        if invalid == MAX_INVALID:
-            close = (CloseCode.BAD_REQUEST, f"{MAX_INVALID} malformed messages in a row.")
-            break
-    if close is None:
+            return False
+        assert got["type"] == "error"
+        assert {k: got[k] for k in expected} == expected
+        assert await Message.objects.acount() == before
+        return True
+
+    async def still_open() -> None:
         probe = uuid.uuid4().hex
         await ws.send_json({"type": "chat.message", "body": "still here", "client_id": probe})
         ack = await ws.receive_json()
         assert (ack["type"], ack["client_id"]) == ("chat.ack", probe)
         await ws.close()
-    else:
-        assert await ws.wait_closed() == (close[0], close_reason(close[1]))
-        event(f"closed with {close[0]}")
+
+    await drive_frames(
+        ws,
+        sequence,
+        label="socket: RoomConsumer frames",
+        max_invalid=MAX_INVALID,
+        answer=check,
+        still_open=still_open,
+        before_frame=count_messages,
+    )
     assert tracebacks(caplog) == []

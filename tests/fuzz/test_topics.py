@@ -10,7 +10,6 @@ row close with 4400; never 1011, never a logged traceback.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -22,19 +21,16 @@ from hypothesis import strategies as st
 from tests.fuzz.strategies import (
     chat_contents,
     chat_model,
-    close_reason,
     decoded,
     examples,
     field_value,
-    frame_close,
     frames,
-    generated,
     unknown_type,
     valid_chat,
 )
+from tests.support.fuzzing import drive_frames, tracebacks
 from tests.wsapp.test_topics import Topics
 from wsapp.asgi import websocket_application
-from wsapp.codes import CloseCode
 from wsapp.models import Message, Room
 from wsapp.rooms.admission import echoable
 from wsapp.rooms.topics import is_topic
@@ -67,10 +63,6 @@ async def rooms_(db: Any) -> None:
     for slug in ROOMS:
         await Room.objects.acreate(slug=slug, title=slug)
     await Room.objects.acreate(slug="vault", title="Vault", is_private=True)
-
-
-def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 class Model:
@@ -145,16 +137,12 @@ async def test_every_topic_frame_gets_its_answer_and_the_database_agrees(
     ws = await client.websocket_connect(
         "/ws/topics/", user=user, subprotocols=["wsapp.v1"]
     ).connect()
-    model, invalid, close = Model(), 0, None
+    model = Model()
     await ws.send_json({"type": "subscribe", "topic": "lobby"})  # so that messages get stored
     assert [(await ws.receive_json())["type"] for _ in range(3)][0] == "subscribed"
     model.subscribed.add("lobby")
-    for kind, payload in sequence:
-        generated("socket: TopicConsumer frames")
-        await (ws.send_text(payload) if kind == "text" else ws.send_bytes(payload))
-        close = frame_close(kind, payload)
-        if close is not None:
-            break
+
+    async def check(payload: str) -> bool:
         outcome, expected = predict_text(payload)
         if outcome == "dispatch":
             outcome, expected = model.predict(expected)
@@ -169,9 +157,9 @@ async def test_every_topic_frame_gets_its_answer_and_the_database_agrees(
             assert all(m["room"] == topic and m["id"] > (since or 0) for m in got[1]["messages"])
             assert got[2]["users"] == ["alice"]
             model.subscribed.add(topic)
-            invalid = 0
             event("subscribed")
-        elif outcome in {"refused", "refused-invalid"}:
+            return False
+        if outcome in {"refused", "refused-invalid"}:
             topic, code = expected
             got = await ws.receive_json()
             assert (got["type"], got["code"], got.get("topic")) == (
@@ -179,9 +167,9 @@ async def test_every_topic_frame_gets_its_answer_and_the_database_agrees(
                 code,
                 topic if echoable(topic, 200) else None,
             )
-            invalid = invalid + 1 if outcome == "refused-invalid" else 0
             event(f"refused {code}")
-        elif outcome == "ack":
+            return outcome == "refused-invalid"
+        if outcome == "ack":
             got = await ws.receive_json()
             assert (got["type"], got["topic"], got["client_id"]) == (
                 "chat.ack",
@@ -190,25 +178,21 @@ async def test_every_topic_frame_gets_its_answer_and_the_database_agrees(
             )
             stored = await Message.objects.select_related("room").aget(id=got["id"])
             assert (stored.room.slug, stored.client_id) == (got["topic"], expected["client_id"])
-            invalid = 0
             event("acked")
-        elif outcome == "silent":
-            invalid = 0
-        else:
-            got = await ws.receive_json()
-            assert {k: got.get(k) for k in expected if expected[k] != ""} == {
-                k: v for k, v in expected.items() if v != ""
-            }
-            if outcome == "ok":
-                model.subscribed.discard(got["topic"])
-                invalid = 0
-            else:
-                assert got["type"] == "error"
-                invalid += 1
-        if invalid == MAX_INVALID:
-            close = (CloseCode.BAD_REQUEST, f"{MAX_INVALID} malformed messages in a row.")
-            break
-    if close is None:
+            return False
+        if outcome == "silent":
+            return False
+        got = await ws.receive_json()
+        assert {k: got.get(k) for k in expected if expected[k] != ""} == {
+            k: v for k, v in expected.items() if v != ""
+        }
+        if outcome == "ok":
+            model.subscribed.discard(got["topic"])
+            return False
+        assert got["type"] == "error"
+        return True
+
+    async def still_open() -> None:
         probe = uuid.uuid4().hex
         await ws.send_json({"type": "subscribe", "topic": "lobby"})
         assert [(await ws.receive_json())["type"] for _ in range(3)][0] == "subscribed"
@@ -218,9 +202,15 @@ async def test_every_topic_frame_gets_its_answer_and_the_database_agrees(
         ack = await ws.receive_json()
         assert (ack["type"], ack["topic"], ack["client_id"]) == ("chat.ack", "lobby", probe)
         await ws.close()
-    else:
-        assert await ws.wait_closed() == (close[0], close_reason(close[1]))
-        event(f"closed with {close[0]}")
+
+    await drive_frames(
+        ws,
+        sequence,
+        label="socket: TopicConsumer frames",
+        max_invalid=MAX_INVALID,
+        answer=check,
+        still_open=still_open,
+    )
     assert tracebacks(caplog) == []
 
 

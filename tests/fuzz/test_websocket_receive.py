@@ -9,7 +9,6 @@ connection that was not closed still works.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from tests.fuzz.strategies import (
     json_values,
     soup_text,
 )
+from tests.support.fuzzing import tracebacks
 from tests.wsapp.helpers import connect
 from wsapp import WebSocket, jsoncodec
 from wsapp.codes import CloseCode
@@ -36,10 +36,6 @@ async def answer_json(ws: WebSocket) -> None:
     await ws.accept()
     while True:
         await ws.send_json({"ok": await ws.receive_json()})
-
-
-def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 def expected_close(kind: str, payload: Any) -> tuple[int, str] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ import pytest_asyncio
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
+from tests.support.sockets import Connect, joined_sockets
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
 from wsapp.hub.delivery import topic_frame
@@ -30,7 +31,6 @@ from wsapp.rooms import (
     send_to_user,
 )
 from wsapp.routing import Router, path
-from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 pytestmark = pytest.mark.usefixtures("hub_teardown")
 
@@ -117,31 +117,15 @@ async def user_socket(ws: WebSocket) -> None:
         pass
 
 
-Connect = Callable[..., Awaitable[AsyncWebSocketSession]]
-
-
 @pytest_asyncio.fixture
 async def connect() -> AsyncIterator[Connect]:
-    client = AsyncWebSocketClient(
-        Router(
-            [
-                path("plain/<slug:room>/", plain_member),
-                path("topics/<str:rooms>/", topics_member),
-                path("user/", user_socket),
-            ]
-        )
-    )
-    opened: list[AsyncWebSocketSession] = []
-
-    async def open_session(url: str, **options: Any) -> AsyncWebSocketSession:
-        session = await client.websocket_connect(url, **options).connect()
-        opened.append(session)
-        assert await session.receive_json() == {"type": "joined"}
-        return session
-
-    yield open_session
-    for session in opened:
-        await session.close()
+    routes = [
+        path("plain/<slug:room>/", plain_member),
+        path("topics/<str:rooms>/", topics_member),
+        path("user/", user_socket),
+    ]
+    async with joined_sockets(Router(routes)) as open_session:
+        yield open_session
 
 
 async def test_a_raw_text_broadcast_reaches_plain_members_unquoted(connect: Connect) -> None:

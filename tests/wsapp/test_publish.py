@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,11 +17,11 @@ from django.contrib.auth.models import User
 from django.core.checks import Error, Warning
 from django.test import AsyncClient, override_settings
 
+from tests.support.sockets import Connect, joined_sockets
 from tests.wsapp.test_checks import ROUTING, wsapp_messages
 from wsapp import WebSocket, rooms
 from wsapp.publish_view import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from wsapp.routing import Router, path
-from wsapp.testing import AsyncWebSocketClient, AsyncWebSocketSession
 
 URL = "/wsapp/publish/"
 SECRET = "s3cret-for-the-tests-0123456789abcdefXYZ"
@@ -44,23 +44,10 @@ async def member(ws: WebSocket, room: str) -> None:
         pass
 
 
-Connect = Callable[..., Awaitable[AsyncWebSocketSession]]
-
-
 @pytest_asyncio.fixture
 async def connect() -> AsyncIterator[Connect]:
-    client = AsyncWebSocketClient(Router([path("room/<slug:room>/", member)]))
-    opened: list[AsyncWebSocketSession] = []
-
-    async def open_session(url: str, **options: Any) -> AsyncWebSocketSession:
-        session = await client.websocket_connect(url, **options).connect()
-        opened.append(session)
-        assert await session.receive_json() == {"type": "joined"}
-        return session
-
-    yield open_session
-    for session in opened:
-        await session.close()
+    async with joined_sockets(Router([path("room/<slug:room>/", member)])) as open_session:
+        yield open_session
 
 
 def signed(body: bytes, *, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
