@@ -78,8 +78,10 @@ def start(
     return Server(name, popen, log)
 
 
-def wait_listening(server: Server, port: int, timeout: float = 30.0) -> None:
-    """Return once 127.0.0.1:port accepts TCP connections, or raise `ServerFailed`."""
+def wait_listening(
+    server: Server, port: int, timeout: float = 30.0, host: str = "127.0.0.1"
+) -> None:
+    """Return once host:port accepts TCP connections, or raise `ServerFailed`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.popen.poll() is not None:
@@ -87,11 +89,11 @@ def wait_listening(server: Server, port: int, timeout: float = 30.0) -> None:
                 f"{server.name} exited with {server.popen.returncode}:\n{server.log_tail()}"
             )
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise ServerFailed(f"{server.name} did not listen on {port} in {timeout:.0f}s")
+    raise ServerFailed(f"{server.name} did not listen on {host}:{port} in {timeout:.0f}s")
 
 
 def tree(pid: int) -> list[int]:
