@@ -3,6 +3,7 @@ direct write."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from types import SimpleNamespace
 
@@ -14,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wsapp.server import substrate
-from wsapp.server.buffers import write_now
+from wsapp.server.buffers import send_now, writable_now
 from wsapp.server.frames import FrameCache, encode_frame
+from wsapp.server.ticks import MAX_HELD, TickWriter
 
 
 def reference_unmask(mask: bytes, data: bytes) -> bytes:
@@ -53,7 +55,9 @@ def test_install_replaces_autobahns_masker_and_makes_both_modules_debug_helpers_
 
 
 class Transport(SimpleNamespace):
-    """The attributes of a Twisted TCP transport that write_now reads, over a real socket."""
+    """The attributes of a Twisted TCP transport that writable_now reads, over a real socket."""
+
+    __hash__ = object.__hash__  # one per connection, as Twisted's are
 
     def __init__(self, sock: socket.socket, buffered: bytes = b"") -> None:
         super().__init__(
@@ -80,12 +84,42 @@ def pair():
     client.close()
 
 
-def test_write_now_sends_at_once_when_nothing_is_buffered(pair) -> None:
+async def test_a_ticks_frames_leave_as_one_send_at_its_end(pair) -> None:
     server, client = pair
-    transport = Transport(server)
-    assert write_now(transport, b"frame")
-    assert client.recv(100) == b"frame"
-    assert transport.written == []
+    ticks, transport = TickWriter(), Transport(server)
+    assert ticks.write(transport, b"one") and ticks.write(transport, b"two")
+    assert ticks.held_bytes(transport) == 6
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)  # held until the tick ends
+    await asyncio.sleep(0)
+    assert client.recv(100) == b"onetwo"
+    assert transport.written == [] and ticks.held_bytes(transport) == 0
+
+
+async def test_a_flush_writes_what_is_held_at_once_before_a_close(pair) -> None:
+    server, client = pair
+    ticks, transport = TickWriter(), Transport(server)
+    assert ticks.write(transport, b"frame") and ticks.write(transport, b"close")
+    ticks.flush(transport)
+    assert client.recv(100) == b"frameclose"
+    await asyncio.sleep(0)  # the tick's end finds nothing more to write
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)
+
+
+async def test_more_than_max_held_in_one_tick_is_written_without_waiting(pair) -> None:
+    server, client = pair
+    ticks, transport = TickWriter(), Transport(server)
+    chunk = b"x" * (MAX_HELD // 2 + 1)
+    assert ticks.write(transport, chunk) and ticks.write(transport, chunk)
+    assert ticks.held_bytes(transport) == 0  # an application that never yields meets the guard
+    rest = b"".join(transport.written)
+    received = b""
+    while len(received) < 2 * len(chunk) - len(rest):
+        received += client.recv(1 << 20)
+    assert received + rest == chunk * 2
 
 
 @pytest.mark.parametrize(
@@ -99,12 +133,14 @@ def test_write_now_sends_at_once_when_nothing_is_buffered(pair) -> None:
     ],
     ids=["buffered", "temp-buffered", "closing", "not-connected", "tls"],
 )
-def test_write_now_leaves_the_frame_to_twisted_behind_anything_waiting(pair, state) -> None:
+async def test_nothing_is_held_behind_bytes_twisted_still_has(pair, state) -> None:
     server, client = pair
-    transport = Transport(server)
+    ticks, transport = TickWriter(), Transport(server)
     for name, value in state.items():
         setattr(transport, name, value)
-    assert not write_now(transport, b"frame")
+    assert not writable_now(transport)
+    assert not ticks.write(transport, b"frame")  # the caller writes through Twisted, behind them
+    await asyncio.sleep(0)
     client.setblocking(False)
     with pytest.raises(BlockingIOError):
         client.recv(100)  # nothing jumped the queue
@@ -115,7 +151,8 @@ def test_what_the_kernel_does_not_take_goes_to_twisted_in_order(pair) -> None:
     server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     data = bytes(range(256)) * 4096  # 1 MiB: more than an unread socket pair holds
     transport = Transport(server)
-    assert write_now(transport, data)
+    assert writable_now(transport)
+    send_now(transport, data)
     (rest,) = transport.written
     assert 0 < len(rest) < len(data)
     taken = len(data) - len(rest)
@@ -156,3 +193,20 @@ def test_autobahns_timings_still_print_as_text_once_pformat_is_lazy() -> None:
     timings.track("start")
     text = str(timings)
     assert isinstance(text, str) and "start" in text
+
+
+def test_outside_a_running_loop_a_frame_is_written_at_once(pair) -> None:
+    server, client = pair
+    ticks, transport = TickWriter(), Transport(server)
+    assert ticks.write(transport, b"now")
+    assert client.recv(100) == b"now" and ticks.held_bytes(transport) == 0
+
+
+async def test_a_connection_lost_before_the_ticks_end_drops_what_it_held(pair) -> None:
+    server, client = pair
+    ticks, transport = TickWriter(), Transport(server)
+    assert ticks.write(transport, b"late")
+    del transport.socket  # what Twisted's connectionLost does
+    transport.connected = False
+    await asyncio.sleep(0)  # the tick's end: nothing to write to, and no error
+    assert transport.written == []

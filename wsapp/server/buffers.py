@@ -43,30 +43,33 @@ def flush(transport: Any, limit: int) -> int:
     return buffered
 
 
-def write_now(transport: Any, data: bytes) -> bool:
-    """Give ``data`` to the kernel at once when nothing is waiting before it.
+def writable_now(transport: Any) -> bool:
+    """Whether bytes for ``transport`` may go straight to ``socket.send``: it is a plain TCP one
+    with nothing buffered and no close pending.
 
     Twisted's ``write`` never writes: it buffers, registers the socket for writability (an
     ``epoll_ctl``), writes on the next loop turn and unregisters (another one): per frame, ~30 %
-    of a fan-out's CPU. Here, when the transport is a plain TCP one with nothing buffered and no
-    close pending, the frame goes to ``socket.send`` now; what the kernel does not take goes
-    through Twisted's buffer, behind it. Everything written earlier (the 101 response, earlier
-    frames) has then already left, so the wire keeps the order the bytes were written in.
-
-    Returns:
-        ``False`` when the caller must write through Twisted as usual (nothing was sent).
+    of a fan-out's CPU. When nothing is buffered before them, bytes given to the kernel at once
+    keep the order they were written in: everything written earlier has already left.
     """
-    sock = getattr(transport, "socket", None)
-    if (
-        sock is None
+    return not (
+        getattr(transport, "socket", None) is None
         or getattr(transport, "TLS", False)
         or not getattr(transport, "connected", False)
         or transport.disconnecting
         or getattr(transport, "_writeDisconnected", True)
         or transport._tempDataLen
         or len(transport.dataBuffer) != transport.offset
-    ):
-        return False
+    )
+
+
+def send_now(transport: Any, data: bytes) -> None:
+    """``socket.send`` what the kernel takes now; the rest through Twisted's buffer, in order.
+    Only for a transport :func:`writable_now` said yes to, with nothing written since (it may
+    have lost its connection in between: Twisted then has no socket for it, and the bytes go)."""
+    sock = getattr(transport, "socket", None)
+    if sock is None or not transport.connected:
+        return  # the connection was lost while the bytes waited: no one is left to read them
     try:
         sent = sock.send(data)
     except (BlockingIOError, InterruptedError):
@@ -75,4 +78,3 @@ def write_now(transport: Any, data: bytes) -> bool:
         sent = 0  # a broken socket: Twisted's own write finds and reports it
     if sent < len(data):
         transport.write(data[sent:] if sent else data)
-    return True

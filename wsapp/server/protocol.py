@@ -18,9 +18,10 @@ keeps Daphne's handshake and scope, and changes only what the application's mess
   1013 (one message bigger than the buffer still goes to a client that reads it), pongs included;
 - a message in more than ``MAX_FRAGMENTS`` frames, or pings and pongs over
   ``CONTROL_FRAME_RATE``, close the socket with 1008;
-- frames go to the kernel at once when nothing is queued before them (no reactor turn, no
-  ``epoll_ctl`` pair per frame), and a broadcast's frame is built once for every uncompressed
-  socket (:class:`~wsapp.server.frames.FrameCache`);
+- frames go to the kernel without a reactor turn when nothing is queued before them (no
+  ``epoll_ctl`` pair per frame), those of one loop tick in one write
+  (:class:`~wsapp.server.ticks.TickWriter`), and a broadcast's frame is built once for every
+  uncompressed socket (:class:`~wsapp.server.frames.FrameCache`);
 - the handshake's answers (accept headers with one ``Server``, HTTP denials, ``CONNECT_TIMEOUT``)
   are :class:`~wsapp.server.responses.AnsweringProtocol`'s.
 """
@@ -37,7 +38,7 @@ from twisted.internet import reactor as _reactor
 
 from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.budgets import Budgets
-from wsapp.server.buffers import buffered_bytes, flush, write_now
+from wsapp.server.buffers import buffered_bytes, flush
 from wsapp.server.responses import AnsweringProtocol
 from wsapp.types import DENIAL_BODY, DENIAL_START, PING_EVENT, PONG_EVENT
 
@@ -255,17 +256,25 @@ class WsappWebSocketProtocol(AnsweringProtocol):
         self.check_send_buffer(added=buffered_bytes(self.transport) - before)
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
-        """autobahn's ``sendData``, minus a reactor turn per frame when nothing is queued
-        (:func:`~wsapp.server.buffers.write_now`); autobahn's own queue keeps its order."""
+        """autobahn's ``sendData``, minus a reactor turn per frame: when nothing is queued, the
+        frames of one loop tick are written together at its end
+        (:class:`~wsapp.server.ticks.TickWriter`); autobahn's own queue keeps its order."""
+        ticks = self.factory.server_class.ticks  # self.server is set only once a handshake parses
         if sync or chopsize or self.send_queue or self.logOctets:
+            ticks.flush(self.transport)
             super().sendData(data, sync, chopsize)
-        elif write_now(self.transport, data):
+        elif ticks.write(self.transport, data):
             if self.state == self.STATE_OPEN:
                 self.trafficStats.outgoingOctetsWireLevel += len(data)
             else:
                 self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
         else:
             super().sendData(data, sync, chopsize)
+
+    def _closeConnection(self, abort: bool = False) -> None:
+        if not abort:  # what this tick sent goes before the FIN; an abort discards it anyway
+            self.factory.server_class.ticks.flush(self.transport)
+        super()._closeConnection(abort)
 
     def send_app_ping(self, payload: Any) -> None:
         """Send a protocol ping for the application (the ``wsapp.ping`` extension).

@@ -30,6 +30,7 @@ from wsapp.server.budgets import Limits
 from wsapp.server.frames import FrameCache
 from wsapp.server.handshake import HandshakeGuard, channel_factory
 from wsapp.server.protocol import WsappWebSocketProtocol
+from wsapp.server.ticks import TickWriter
 from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION, SEND_EXTENSION
 
 logger = logging.getLogger("wsapp.server")
@@ -139,6 +140,8 @@ class WsappServer(Server):
         self.shutting_down = False
         #: A broadcast's frame, built once for all of this process's uncompressed sockets.
         self.frames = FrameCache()
+        #: Each socket's frames of one loop tick, written together at its end.
+        self.ticks = TickWriter()
         self.ports: list[Any] = []
         self._grace_over: asyncio.Event | None = None
 
