@@ -113,7 +113,11 @@ class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
             return await super().__call__(scope, receive, send)
         wrapper = InstanceSessionWrapper(scope, send)
         await wrapper.resolve_session()
-        return await self.inner(wrapper.scope, receive, send)
+        # This frame waits as long as the connection lives: it keeps only the scope it passes
+        # on, not the wrapper nor the cookie middleware's copy (python -m bench.memory).
+        scope = wrapper.scope
+        del wrapper
+        return await self.inner(scope, receive, send)
 
 
 def SessionAuthStack(inner: ASGIApp) -> Any:  # noqa: N802 - mirrors channels' AuthMiddlewareStack
