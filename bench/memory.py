@@ -201,6 +201,8 @@ def _objects(objects: dict[str, Any]) -> list[str]:
         "| part | objects | bytes | biggest types |",
         "|---|---:|---:|---|",
     ]
+    dicts = ", ".join(f"{k} {n} keys/{b} B" for k, (n, b) in objects.get("dicts", {}).items())
+    lines[2:2] = [f"Instance dicts: {dicts}", ""] if dicts else []
     for part in objects["parts"]:
         kinds = ", ".join(f"{t} ×{c}" for t, c in part["types"].items())
         lines.append(f"| {part['part']} | {part['objects']} | {part['bytes']} | {kinds} |")

@@ -198,11 +198,23 @@ def sample_connection() -> dict[str, Any]:
         counts[type(o).__module__ + "." + type(o).__qualname__] += 1
     return {
         "connections": len(protocols),
+        "dicts": {
+            "protocol": _dict_size(a),
+            "transport": _dict_size(a.transport),
+            "websocket": _dict_size(ws_a),
+            "scope": [len(ws_a.scope), sys.getsizeof(ws_a.scope)],
+        },
         "owned_objects": len(owned),
         "owned_bytes": sum(sys.getsizeof(o) for o in owned.values()),
         "parts": parts,
         "types": [{"type": t, "bytes": n, "count": counts[t]} for t, n in types_.most_common(40)],
     }
+
+
+def _dict_size(obj: Any) -> list[int]:
+    """``[keys, bytes]`` of an instance's ``__dict__`` (``[0, 0]`` without one)."""
+    attrs = getattr(obj, "__dict__", None)
+    return [len(attrs), sys.getsizeof(attrs)] if attrs is not None else [0, 0]
 
 
 def _match(protocols: list[Any], sockets: list[Any]) -> dict[Any, Any]:
