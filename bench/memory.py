@@ -222,6 +222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-cpus", type=parse_cpus, default=available[:1],
                         help="taskset list for the server (default: the first CPU)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--rss-only", action="store_true", help="skip the tracemalloc run")
     args = parser.parse_args(argv)
     if not 2 <= args.sockets <= 5000:
         parser.error("--sockets must be between 2 and 5000 (this is a shared machine)")
@@ -231,8 +232,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     plain = measure(args, traced=False)
-    traced = measure(args, traced=True)
-    print(report(args.sockets, plain, traced, args.top))
+    if args.rss_only:
+        print(f"N = {args.sockets}: RSS {plain['rss_per_conn'] / 1024:.2f} KB per connection")
+        traced: dict[str, Any] = {}
+    else:
+        traced = measure(args, traced=True)
+        print(report(args.sockets, plain, traced, args.top))
     if args.json:
         data = {"sockets": args.sockets, "plain": plain, "traced": traced}
         args.json.write_text(json.dumps(data, indent=1, default=dict))
