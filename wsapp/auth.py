@@ -113,7 +113,11 @@ class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
             return await super().__call__(scope, receive, send)
         wrapper = InstanceSessionWrapper(scope, send)
         await wrapper.resolve_session()
-        return await self.inner(wrapper.scope, receive, send)
+        # This frame waits as long as the connection lives: it keeps only the scope it passes
+        # on, not the wrapper nor the cookie middleware's copy (python -m bench.memory).
+        scope = wrapper.scope
+        del wrapper
+        return await self.inner(scope, receive, send)
 
 
 def SessionAuthStack(inner: ASGIApp) -> Any:  # noqa: N802 - mirrors channels' AuthMiddlewareStack
@@ -136,11 +140,13 @@ class TokenAuthMiddleware:
         if scope["type"] != "websocket":
             await self.inner(scope, receive, send)
             return
-        scope = dict(scope)
-        token, offered_marker = _take_token(scope)
+        # Copied only once there is something to change: every copy lives as long as its
+        # connection (python -m bench.memory), and most connections carry no token.
+        token, offered_marker, changes = _take_token(scope)
         if token is None:
             await self.inner(scope, receive, send)
             return
+        scope = {**scope, **changes}
         try:
             scope["user"] = await database_sync_to_async(check_token)(token)
         except InvalidToken as exc:
@@ -157,12 +163,12 @@ class TokenAuthMiddleware:
         await self.inner(scope, receive, send)
 
 
-def _take_token(scope: Scope) -> tuple[str | None, bool]:
-    """Find the token in the carriers ``WSAPP["TOKEN_CARRIERS"]`` names, in order, and take the
-    subprotocol one out of ``scope``.
+def _take_token(scope: Scope) -> tuple[str | None, bool, dict[str, Any]]:
+    """Find the token in the carriers ``WSAPP["TOKEN_CARRIERS"]`` names, in order.
 
-    Returns the token (``None`` when there is none) and whether the client offered the bare
-    ``wsapp.token`` marker beside a token entry.
+    Returns the token (``None`` when there is none), whether the client offered the bare
+    ``wsapp.token`` marker beside a token entry, and the scope keys that change (the
+    subprotocol carrier's entries taken out); ``scope`` itself is left as it is.
     """
     carriers = get_settings()["TOKEN_CARRIERS"]
     if "subprotocol" in carriers and any(map(_is_token_entry, scope.get("subprotocols") or ())):
@@ -170,23 +176,23 @@ def _take_token(scope: Scope) -> tuple[str | None, bool]:
     if "header" in carriers:
         token = _bearer_token(scope)
         if token is not None:
-            return token, False
+            return token, False, {}
     if "query" in carriers:
-        return _query_token(scope), False
-    return None, False
+        return _query_token(scope), False, {}
+    return None, False, {}
 
 
-def _take_subprotocol_token(scope: Scope) -> tuple[str, bool]:
+def _take_subprotocol_token(scope: Scope) -> tuple[str, bool, dict[str, Any]]:
     """The ``wsapp.token.<token>`` entry: wsapp's own namespace, so whatever follows the prefix
-    is taken as a wsapp token (a forged one gets its 4401), and removed from the scope."""
+    is taken as a wsapp token (a forged one gets its 4401), and the scope without it."""
     offered = list(scope["subprotocols"])
     tokens = [p[len(TOKEN_SUBPROTOCOL_PREFIX) :] for p in offered if _is_token_entry(p)]
-    scope["subprotocols"] = [p for p in offered if not _is_token_entry(p)]
-    scope["headers"] = _without_token_entries(scope.get("headers") or [])
-    marker = TOKEN_SUBPROTOCOL in scope["subprotocols"]
+    subprotocols = [p for p in offered if not _is_token_entry(p)]
+    marker = TOKEN_SUBPROTOCOL in subprotocols
     if marker:
-        scope["subprotocols"].remove(TOKEN_SUBPROTOCOL)
-    return tokens[0], marker
+        subprotocols.remove(TOKEN_SUBPROTOCOL)
+    headers = _without_token_entries(scope.get("headers") or [])
+    return tokens[0], marker, {"subprotocols": subprotocols, "headers": headers}
 
 
 def _bearer_token(scope: Scope) -> str | None:

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import daphne.server  # noqa: F401  isort: skip  (first: it installs the asyncio reactor)
+from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet import reactor as _reactor
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -119,6 +120,26 @@ class WsappHTTPChannel(http.HTTPChannel):
         if self.guard is not None:
             self.guard.finished(self)
         super().allHeadersReceived()
+
+    def allContentReceived(self) -> None:
+        super().allContentReceived()  # Daphne's request runs here, and upgrades synchronously
+        transport: Any = self.transport
+        if transport is None:
+            return
+        inner = getattr(transport, "wrappedProtocol", None) or getattr(transport, "protocol", None)
+        if isinstance(inner, WebSocketServerProtocol):
+            self.release_after_upgrade()
+
+    def release_after_upgrade(self) -> None:
+        """Let go of the HTTP side once Daphne handed the transport to the websocket protocol.
+
+        The channel stays registered as the transport's streaming producer (``connectionMade``),
+        which keeps it, the upgrade request, their headers and buffers alive for the socket's
+        whole life (``python -m bench.memory``). As a producer it does nothing for an upgraded
+        connection: it is handling a request that never finishes, so it never pauses or resumes
+        the transport, and it has no request producer to stop.
+        """
+        self._networkProducer.unregisterProducer()
 
     def requestDone(self, request: Any) -> None:
         # Before Twisted's: it may parse a pipelined request at once (allHeadersReceived) or

@@ -29,6 +29,7 @@ from wsapp.server import substrate
 from wsapp.server.budgets import Limits
 from wsapp.server.frames import FrameCache
 from wsapp.server.handshake import HandshakeGuard, channel_factory
+from wsapp.server.inbox import Inbox
 from wsapp.server.protocol import WsappWebSocketProtocol
 from wsapp.server.ticks import TickWriter
 from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION, SEND_EXTENSION
@@ -219,13 +220,14 @@ class WsappServer(Server):
 
     # -- applications ------------------------------------------------------------------------
 
-    def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[Any] | None:
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Inbox | None:
         """Daphne's, plus the ping, denial and disconnect extensions, and a ``receive`` that
-        resumes a paused socket."""
+        resumes a paused socket; the messages wait in an :class:`Inbox`, not an
+        ``asyncio.Queue`` (about 100 bytes empty instead of 3 KB)."""
         if not isinstance(protocol, WsappWebSocketProtocol):
             return super().create_application(protocol, scope)  # type: ignore[no-any-return]
         assert "application_instance" not in self.connections[protocol]
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        queue = Inbox()
         scope.setdefault("asgi", {"version": "3.0", "spec_version": ASGI_SPEC_VERSION})
         scope["extensions"] = {
             **(scope.get("extensions") or {}),
