@@ -25,10 +25,13 @@ TIMEOUT = scaled(20.0)
 STORM = 200
 
 
-async def frames_then_close(server: ServerProcess, path: str) -> tuple[list[str], int, str]:
+async def frames_then_close(
+    server: ServerProcess, path: str, compression: str | None = "deflate"
+) -> tuple[list[str], int, str]:
     """Everything the server sends on ``path`` until it closes: the frames, code and reason."""
     frames: list[str] = []
-    async with connect(server.url(path), open_timeout=TIMEOUT, max_size=None) as ws:
+    options = {"open_timeout": TIMEOUT, "max_size": None, "compression": compression}
+    async with connect(server.url(path), **options) as ws:
         with pytest.raises(ConnectionClosed):
             while True:
                 frame = await asyncio.wait_for(ws.recv(), TIMEOUT)
@@ -50,16 +53,19 @@ async def test_a_close_right_after_accept_follows_the_handshake_for_a_storm_of_s
     assert results == [([], 4409, "at once")] * STORM
 
 
+# Uncompressed sockets share one prebuilt frame per broadcast (FrameCache); compressed ones
+# go through autobahn's per-socket deflate: both write paths are tried.
+@pytest.mark.parametrize("compression", ["deflate", None], ids=["deflate", "plain"])
 @pytest.mark.parametrize(
     ("count", "size"),
     [(1, 10), (200, 100), (48, 16 * 1024)],
     ids=["one-frame", "many-small", "more-than-the-kernel-takes-at-once"],
 )
 async def test_a_burst_then_close_arrives_whole_and_in_order(
-    serve_server: ServerProcess, count: int, size: int
+    serve_server: ServerProcess, count: int, size: int, compression: str | None
 ) -> None:
     path = f"/test/burst/?count={count}&size={size}"
-    frames, code, reason = await frames_then_close(serve_server, path)
+    frames, code, reason = await frames_then_close(serve_server, path, compression)
     assert (code, reason) == (4409, "burst done")
     assert frames == expected(count, size)
 
@@ -68,5 +74,7 @@ async def test_bursts_on_many_sockets_at_once_each_arrive_whole_and_in_order(
     serve_server: ServerProcess,
 ) -> None:
     path = "/test/burst/?count=20&size=2000"
-    results = await asyncio.gather(*(frames_then_close(serve_server, path) for _ in range(50)))
+    results = await asyncio.gather(
+        *(frames_then_close(serve_server, path, ("deflate", None)[n % 2]) for n in range(50))
+    )
     assert results == [(expected(20, 2000), 4409, "burst done")] * 50

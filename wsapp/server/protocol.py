@@ -238,21 +238,18 @@ class WsappWebSocketProtocol(AnsweringProtocol):
         if self.muted or self.state != self.STATE_OPEN:
             # Closing or closed: the application learns it from websocket.disconnect.
             return
+        before = buffered_bytes(self.transport)
         if self._perMessageCompress is None:
             # The frame the previous socket got, if this is the same broadcast (FrameCache).
-            frame = self.server.frames.frame(text if text is not None else data)
-            before = buffered_bytes(self.transport)
-            self.sendData(frame)
-            self.check_send_buffer(added=buffered_bytes(self.transport) - before)
-            return
-        payload, binary = (text.encode("utf-8"), False) if text is not None else (bytes(data), True)  # type: ignore[arg-type]
-        limit = self.maxMessagePayloadSize
-        self.maxMessagePayloadSize = 0  # MAX_MESSAGE_SIZE bounds what we receive, not what we send
-        before = buffered_bytes(self.transport)
-        try:
-            self.sendMessage(payload, binary)
-        finally:
-            self.maxMessagePayloadSize = limit
+            self.sendData(self.server.frames.frame(text if text is not None else data))
+        else:
+            payload = text.encode("utf-8") if text is not None else bytes(data)  # type: ignore[arg-type]
+            limit = self.maxMessagePayloadSize
+            self.maxMessagePayloadSize = 0  # MAX_MESSAGE_SIZE bounds what we receive, not send
+            try:
+                self.sendMessage(payload, text is None)
+            finally:
+                self.maxMessagePayloadSize = limit
         self.check_send_buffer(added=buffered_bytes(self.transport) - before)
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
