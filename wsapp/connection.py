@@ -334,25 +334,31 @@ class WebSocket(HandshakeData, PayloadMethods, PingMethods, DenialMethods, SoonM
         await self._write_frame(message)
 
     async def _write_frame(self, message: Message) -> None:
+        self._check_sendable()
+        # Sized before it is sent: text that is not UTF-8 (a lone surrogate) raises its
+        # UnicodeEncodeError, a ValueError, here rather than reaching the wire.
+        size = payload_size(message)
+        if self._write_now is not None and message["type"] == "websocket.send":
+            self._write_now(message)  # serve's: a lost peer is a websocket.disconnect, no OSError
+        else:
+            try:
+                await self._send(message)
+            except OSError as exc:  # uvicorn's ClientDisconnected: the peer went away mid-send
+                self.close_code = CloseCode.ABNORMAL_CLOSURE
+                self._mark_closed(application=False)
+                raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, str(exc)) from exc
+        self._sent(size)
+
+    def _check_sendable(self) -> None:
         if self.application_state is not CONNECTED:
             if self.client_state is DISCONNECTED:
                 raise self.disconnect_error()
             raise InvalidStateError("send", self.application_state, CONNECTED)
-        # Sized before it is sent: text that is not UTF-8 (a lone surrogate) raises its
-        # UnicodeEncodeError, a ValueError, here rather than reaching the wire.
-        size = payload_size(message)
-        try:
-            if self._write_now is not None and message["type"] == "websocket.send":
-                self._write_now(message)
-            else:
-                await self._send(message)
-            self.messages_sent += 1
-            self.bytes_sent += size
-            self._ahead.sent()
-        except OSError as exc:  # uvicorn's ClientDisconnected: the peer went away mid-send
-            self.close_code = CloseCode.ABNORMAL_CLOSURE
-            self._mark_closed(application=False)
-            raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, str(exc)) from exc
+
+    def _sent(self, size: int) -> None:
+        self.messages_sent += 1
+        self.bytes_sent += size
+        self._ahead.sent()
 
     # -- internals --------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ for that queue to drain first, which keeps the order a websockets user relies on
 The queue is bounded by ``WSAPP["MAX_SEND_BUFFER"]`` as ``serve``'s own buffer is: a frame that
 would take it past the limit (beyond the one being written) drops what is queued and closes the
 socket with 1013 ``"send buffer full"``, so a stalled peer never holds an unbounded queue here.
+Under ``serve``, which takes frames without an ``await``, a frame with nothing queued ahead of it
+skips the queue (``send_frame_nowait``): the hub's fan-out writes each member's frame that way.
 """
 
 from __future__ import annotations
@@ -99,7 +101,27 @@ class SoonMethods:
 
     _soon: SendQueue | None
     _write_frame: Callable[[Message], Awaitable[None]]
+    _write_now: Callable[[Message], None] | None
+    _check_sendable: Callable[[], None]
+    _sent: Callable[[int], None]
     close: Callable[..., Awaitable[None]]
+
+    def send_frame_nowait(self, message: Message, size: int) -> bool:
+        """Write a ``websocket.send`` event of ``size`` payload bytes now, if the server takes
+        frames directly (:data:`~wsapp.types.SEND_EXTENSION`) and nothing handed over earlier
+        is queued ahead of it; ``False``: await ``send_frame`` instead. The hub's fan-out: a
+        broadcast to a thousand members would cost a thousand coroutines per message.
+
+        Raises:
+            WebSocketDisconnect: the peer is gone.
+            InvalidStateError: not accepted yet, or closed.
+        """
+        if self._write_now is None or (self._soon is not None and self._soon.busy):
+            return False
+        self._check_sendable()
+        self._write_now(message)
+        self._sent(size)
+        return True
 
     def send_soon(self, message: Message, size: int, limit: int) -> bool:
         """Queue an ASGI send event without awaiting (``wsapp.broadcast``): written in order,

@@ -1470,3 +1470,49 @@ async def test_a_server_declaring_the_send_extension_gets_frames_by_direct_call(
     ]
     assert server.sent_types == ["websocket.accept", "websocket.close"]
     assert ws.messages_sent == 2
+
+
+async def test_send_frame_nowait_writes_and_counts_only_where_the_server_takes_frames() -> None:
+    """Without ``wsapp.send`` it declines (the hub then awaits ``send_frame``); with it, the
+    frame is written in the call and counted with the size the caller measured once."""
+    plain = await FakeServer().accepted_socket()
+    assert plain.send_frame_nowait({"type": "websocket.send", "text": "x"}, 1) is False
+    assert plain.messages_sent == 0
+    written: list[Any] = []
+    scope = websocket_scope(extensions={SEND_EXTENSION: {"frame": written.append}})
+    ws = await FakeServer().accepted_socket(scope)
+    frame = {"type": "websocket.send", "text": "héllo"}
+    assert ws.send_frame_nowait(frame, 6) is True
+    assert written == [frame]
+    assert (ws.messages_sent, ws.bytes_sent) == (1, 6)
+
+
+async def test_send_frame_nowait_refuses_a_socket_not_open() -> None:
+    written: list[Any] = []
+    scope = websocket_scope(extensions={SEND_EXTENSION: {"frame": written.append}})
+    server = FakeServer()
+    unaccepted = server.socket(scope)
+    with pytest.raises(InvalidStateError):
+        unaccepted.send_frame_nowait({"type": "websocket.send", "text": "x"}, 1)
+    server2 = FakeServer()
+    gone = await server2.accepted_socket(scope)
+    server2.feed({"type": "websocket.disconnect", "code": CloseCode.GOING_AWAY})
+    await gone.receive()
+    with pytest.raises(WebSocketDisconnect) as caught:
+        gone.send_frame_nowait({"type": "websocket.send", "text": "x"}, 1)
+    assert caught.value.code == CloseCode.GOING_AWAY
+    assert written == []
+
+
+async def test_send_frame_nowait_never_overtakes_frames_queued_by_send_soon() -> None:
+    """A frame ``wsapp.broadcast`` queued unawaited goes first: while its writer runs the direct
+    write declines, and the awaited ``send_frame`` drains the queue before writing."""
+    written: list[Any] = []
+    scope = websocket_scope(extensions={SEND_EXTENSION: {"frame": written.append}})
+    ws = await FakeServer().accepted_socket(scope)
+    first = {"type": "websocket.send", "text": "first"}
+    second = {"type": "websocket.send", "text": "second"}
+    assert ws.send_soon(first, 5, 1 << 20)
+    assert ws.send_frame_nowait(second, 6) is False
+    await ws.send_frame(second)
+    assert written == [first, second]

@@ -17,9 +17,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from tests.support.sockets import Connect, joined_sockets
+from tests.wsapp.helpers import FakeServer, websocket_scope
 from wsapp import WebSocket
 from wsapp.codes import CloseCode
-from wsapp.hub.delivery import topic_frame
+from wsapp.hub.delivery import Delivery, topic_frame
 from wsapp.hub.hub import get_hub
 from wsapp.rooms import (
     abroadcast,
@@ -31,6 +32,7 @@ from wsapp.rooms import (
     send_to_user,
 )
 from wsapp.routing import Router, path
+from wsapp.types import SEND_EXTENSION
 
 pytestmark = pytest.mark.usefixtures("hub_teardown")
 
@@ -248,3 +250,30 @@ async def test_the_sync_twin_sends_to_a_user_from_a_thread(connect: Connect) -> 
     # A sync view or signal receiver runs in sync_to_async's thread under ASGI, as here.
     await sync_to_async(send_to_user)(alice, {"type": "from-a-view"})
     assert await tab.receive_json() == {"type": "from-a-view"}
+
+
+# -- the fan-out's direct writes ----------------------------------------------------------------
+
+
+async def test_fan_out_writes_directly_where_the_server_allows_and_awaits_elsewhere() -> None:
+    """One broadcast to a mix of sockets: those whose server takes frames directly get the very
+    frame object in the call, the one without goes through its ASGI send, a closed one is
+    skipped, and the count is of deliveries made."""
+    written: list[Any] = []
+    direct = websocket_scope(extensions={SEND_EXTENSION: {"frame": written.append}})
+    fast = [await FakeServer().accepted_socket(direct) for _ in range(3)]
+    asgi_server = FakeServer()
+    slow = await asgi_server.accepted_socket()
+    closing_server = FakeServer()
+    gone = await closing_server.accepted_socket(direct)
+    closing_server.feed({"type": "websocket.disconnect", "code": CloseCode.GOING_AWAY})
+    await gone.receive()
+    delivery = Delivery()
+    for ws in [*fast, slow, gone]:
+        delivery.add("lobby", ws, hold=False, listener=None)
+    frame = {"type": "websocket.send", "text": '{"type":"note"}'}
+    await delivery.send("lobby", frame)
+    assert written == [frame] * 3 and all(f is frame for f in written)
+    assert asgi_server.sent[-1] == frame
+    assert delivery.delivered == 4
+    assert [ws.bytes_sent for ws in fast] == [15, 15, 15]

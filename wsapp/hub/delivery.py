@@ -23,6 +23,7 @@ from wsapp import jsoncodec
 from wsapp.connection import WebSocket
 from wsapp.exceptions import InvalidStateError, WebSocketDisconnect
 from wsapp.hub.recovery import close_all
+from wsapp.limits import payload_size
 
 Frame = dict[str, Any]
 _SEND = "websocket.send"
@@ -126,23 +127,38 @@ class Delivery:
         if not sockets:
             return
         skip = set(exclude)
+        size = payload_size(frame)  # once per message, not per member
         tagged: Frame | None = None
+        tagged_size = 0
         for ws in list(sockets):
-            if ws.id in skip:
+            if skip and ws.id in skip:
                 continue
             key = (ws, room)
             if message_id is not None and message_id <= self.floors.get(key, -1):
                 continue
-            out = frame
+            out, out_size = frame, size
             if ws in self.listeners:
                 if tagged is None:
                     tagged = topic_frame(room, frame, raw=raw)
-                out = tagged
+                    tagged_size = payload_size(tagged)
+                out, out_size = tagged, tagged_size
             held = self.held.get(key)
             if held is not None:
                 held.append(out)
                 continue
-            await self.write(ws, out)
+            if not self.write_nowait(ws, out, out_size):
+                await self.write(ws, out)
+
+    def write_nowait(self, ws: WebSocket, frame: Frame, size: int) -> bool:
+        """One frame of ``size`` payload bytes to one socket without awaiting, where the server
+        allows it; ``False``: :meth:`write` must await it. A dead socket is skipped, not fatal."""
+        try:
+            if not ws.send_frame_nowait(frame, size):
+                return False
+        except (WebSocketDisconnect, InvalidStateError, OSError):
+            return True
+        self.delivered += 1
+        return True
 
     async def write(self, ws: WebSocket, frame: Frame) -> None:
         """One frame to one socket; a dead one is skipped, not fatal."""

@@ -18,10 +18,8 @@ keeps Daphne's handshake and scope, and changes only what the application's mess
   1013 (one message bigger than the buffer still goes to a client that reads it), pongs included;
 - a message in more than ``MAX_FRAGMENTS`` frames, or pings and pongs over
   ``CONTROL_FRAME_RATE``, close the socket with 1008;
-- frames go to the kernel without a reactor turn when nothing is queued before them (no
-  ``epoll_ctl`` pair per frame), those of one loop tick in one write
-  (:class:`~wsapp.server.ticks.TickWriter`), and a broadcast's frame is built once for every
-  uncompressed socket (:class:`~wsapp.server.frames.FrameCache`);
+- frames go to the kernel without a reactor turn, those of one loop tick in one write
+  (:class:`~wsapp.server.writing.FrameWriting`);
 - the handshake's answers (accept headers with one ``Server``, HTTP denials, ``CONNECT_TIMEOUT``)
   are :class:`~wsapp.server.responses.AnsweringProtocol`'s.
 """
@@ -40,6 +38,7 @@ from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.budgets import Budgets
 from wsapp.server.buffers import buffered_bytes, flush
 from wsapp.server.responses import AnsweringProtocol
+from wsapp.server.writing import FrameWriting
 from wsapp.types import DENIAL_BODY, DENIAL_START, PING_EVENT, PONG_EVENT
 
 logger = logging.getLogger("wsapp.server")
@@ -60,7 +59,7 @@ PAUSED_FOR_QUEUE = "queue"
 PAUSED_FOR_INFLATE = "inflate"
 
 
-class WsappWebSocketProtocol(AnsweringProtocol):
+class WsappWebSocketProtocol(FrameWriting, AnsweringProtocol):
     """Daphne's websocket protocol with reasons, empty frames, pings, and flow control."""
 
     reading_paused = False
@@ -215,63 +214,6 @@ class WsappWebSocketProtocol(AnsweringProtocol):
             raise ValueError(f"Close reason must be a str, got {type(reason).__name__}.")
         if self.state == self.STATE_OPEN:
             self.sendCloseFrame(code=int(code), reasonUtf8=close_reason_bytes(reason or "") or None)
-
-    def send_data(self, message: dict[str, Any]) -> None:
-        """Send one text or binary message, empty ones included (Daphne drops those).
-
-        Raises:
-            ValueError: before accept, or the message has both or neither of text and bytes.
-        """
-        if self.state == self.STATE_CONNECTING:
-            raise ValueError("Socket has not been accepted, so cannot send over it.")
-        text, data = message.get("text"), message.get("bytes")
-        if (text is None) == (data is None):
-            raise ValueError(
-                "websocket.send needs exactly one of 'text' and 'bytes' not None, "
-                f"got text={text!r:.40} and bytes={data!r:.40}."
-            )
-        if text is not None:
-            if not isinstance(text, str):
-                raise ValueError(f"websocket.send 'text' must be a str, got {type(text).__name__}.")
-        elif not isinstance(data, bytes | bytearray | memoryview):
-            raise ValueError(f"websocket.send 'bytes' must be bytes, got {type(data).__name__}.")
-        if self.muted or self.state != self.STATE_OPEN:
-            # Closing or closed: the application learns it from websocket.disconnect.
-            return
-        before = buffered_bytes(self.transport)
-        if self._perMessageCompress is None:
-            # The frame the previous socket got, if this is the same broadcast (FrameCache).
-            self.sendData(self.server.frames.frame(text if text is not None else data))
-        else:
-            payload = text.encode("utf-8") if text is not None else bytes(data)  # type: ignore[arg-type]
-            limit = self.maxMessagePayloadSize
-            self.maxMessagePayloadSize = 0  # MAX_MESSAGE_SIZE bounds what we receive, not send
-            try:
-                self.sendMessage(payload, text is None)
-            finally:
-                self.maxMessagePayloadSize = limit
-        self.check_send_buffer(added=buffered_bytes(self.transport) - before)
-
-    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
-        """autobahn's ``sendData``, minus a reactor turn per frame: when nothing is queued, the
-        frames of one loop tick are written together at its end
-        (:class:`~wsapp.server.ticks.TickWriter`); autobahn's own queue keeps its order."""
-        ticks = self.factory.server_class.ticks  # self.server is set only once a handshake parses
-        if sync or chopsize or self.send_queue or self.logOctets:
-            ticks.flush(self.transport)
-            super().sendData(data, sync, chopsize)
-        elif ticks.write(self.transport, data):
-            if self.state == self.STATE_OPEN:
-                self.trafficStats.outgoingOctetsWireLevel += len(data)
-            else:
-                self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
-        else:
-            super().sendData(data, sync, chopsize)
-
-    def _closeConnection(self, abort: bool = False) -> None:
-        if not abort:  # what this tick sent goes before the FIN; an abort discards it anyway
-            self.factory.server_class.ticks.flush(self.transport)
-        super()._closeConnection(abort)
 
     def send_app_ping(self, payload: Any) -> None:
         """Send a protocol ping for the application (the ``wsapp.ping`` extension).
