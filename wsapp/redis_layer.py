@@ -13,6 +13,14 @@ host entry takes redis-py's pool options; wsapp changes three defaults:
   message Redis had already popped for it. The reply to a blocking read must come before the
   socket gives up on it, so the socket waits longer than the command does.
 
+A process's channel (the one its hubs and consumers share, ``specific.<id>!``) is read in
+batches: once ``BZPOPMIN`` has the first message, the same round trip that backs it up takes up
+to :data:`RECEIVE_BATCH` more. channels_redis takes one message per three round trips, so a hub
+behind a flood handled one broadcast per loop tick and wrote every member one ``send()`` per
+message; now it takes the backlog in one go, and ``serve`` joins each member's frames of that
+tick into one write. The extra messages wait in the layer until the receive that fetched them
+returns, then join channels_redis's per-channel buffers behind it, in order.
+
 Errors of Redis itself (refused, reset, timed out) surface as
 :class:`wsapp.exceptions.LayerUnavailable` from the layer API, so callers handle "the channel
 layer is away" without importing redis-py.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,6 +49,27 @@ DEFAULT_POOL_TIMEOUT = 20
 # loaded Redis or event loop, short enough that a dead peer is noticed soon.
 BLOCKING_READ_MARGIN = 5.0
 
+#: Messages one read of a process's channel takes beyond the first, when they are waiting.
+RECEIVE_BATCH = 64
+# channels_redis's own: put what a reader popped but never cleaned back at the front.
+_RESTORE_BACKUP = """
+local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
+for i = #backed_up, 1, -2 do
+    redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
+end
+redis.call('DEL', ARGV[2])
+"""
+# Back up the message BZPOPMIN returned and take (and back up) up to ARGV[3] more, atomically:
+# what a reader cancelled mid-reply loses is restored by channels_redis's cleanup script.
+_TAKE_MORE = """
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local more = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
+for i = 1, #more, 2 do
+    redis.call('ZADD', KEYS[2], more[i + 1], more[i])
+end
+return more
+"""
+
 #: What a Redis that went away raises through redis-py (connection refused or reset, timeouts).
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
@@ -55,7 +85,11 @@ def translated_errors(action: str) -> Iterator[None]:
 
 class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
     """channels_redis's layer whose pools wait for a free connection rather than fail, whose
-    sockets outwait its blocking reads, and whose errors say that Redis is away."""
+    sockets outwait its blocking reads, whose process channel is read in batches, and whose
+    errors say that Redis is away."""
+
+    #: Messages one read takes beyond the first (0: one at a time, as channels_redis).
+    receive_batch = RECEIVE_BATCH
 
     def create_pool(self, index: int) -> Any:
         host = dict(self.hosts[index])
@@ -66,9 +100,73 @@ class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
             return aioredis.BlockingConnectionPool.from_url(host.pop("address"), **host)
         return aioredis.BlockingConnectionPool(**host)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per process channel: (channel, message) fetched with an earlier one, not yet handed on.
+        self._taken: defaultdict[str, deque[tuple[Any, dict[str, Any]]]] = defaultdict(deque)
+
     async def receive(self, channel: str) -> Any:
         with translated_errors("receive"):
-            return await super().receive(channel)
+            message = await super().receive(channel)
+        self._hand_on_taken()
+        return message
+
+    def _hand_on_taken(self) -> None:
+        """Put the messages a batch brought into channels_redis's per-channel buffers, after the
+        one the batch was fetched for (which its receive has just put there and taken)."""
+        for real_channel in list(self._taken):
+            taken = self._taken.pop(real_channel)
+            for target, message in taken:
+                # A group_send packs one message for all of a process's channels in the group.
+                for local in target if isinstance(target, list) else (target,):
+                    self.receive_buffer[local].put_nowait(message)
+
+    async def receive_single(self, channel: str) -> tuple[Any, dict[str, Any]]:
+        """channels_redis's ``receive_single``, taking up to :data:`RECEIVE_BATCH` more
+        messages off a process channel in the round trip that backs up the first."""
+        if "!" not in channel:
+            return await super().receive_single(channel)  # type: ignore[no-any-return]
+        taken = self._taken.get(channel)
+        if taken:  # a receive that fetched them failed before handing them on: oldest first
+            return taken.popleft()
+        index = self.consistent_hash(channel)
+        key = self.prefix + channel
+        backup = self._backup_channel_name(key)
+        await self.receive_clean_locks.acquire(key)
+        try:
+            contents = None
+            while contents is None:
+                contents = await self._pop_batch(index, key, backup)
+            cleaner = asyncio.ensure_future(self._clean_receive_backup(index, key, len(contents)))
+            self.receive_cleaners.append(cleaner)
+
+            def _cleanup_done(done: asyncio.Future[None]) -> None:
+                self.receive_cleaners.remove(done)
+                self.receive_clean_locks.release(key)
+
+            cleaner.add_done_callback(_cleanup_done)
+        except BaseException:
+            self.receive_clean_locks.release(key)
+            raise
+        first, *more = (self._unpack(channel, content) for content in contents)
+        self._taken[channel].extend(more)
+        return first
+
+    async def _pop_batch(self, index: int, key: str, backup: str) -> list[bytes] | None:
+        """channels_redis's ``_brpop_with_clean``, with the batch taken as the first is backed up."""
+        connection = self.connection(index)
+        await connection.eval(_RESTORE_BACKUP, 0, key, backup)
+        result = await connection.bzpopmin(key, timeout=self.brpop_timeout)
+        if result is None:
+            return None
+        _, member, score = result
+        more = await connection.eval(_TAKE_MORE, 2, key, backup, member, score, self.receive_batch)
+        return [member, *more[::2]]
+
+    def _unpack(self, channel: str, content: bytes) -> tuple[Any, dict[str, Any]]:
+        """The message and where it goes: a channel, or a list of them (a group_send's)."""
+        message = self.deserialize(content)
+        return message.pop("__asgi_channel__", channel), message
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         with translated_errors("send"):
@@ -86,12 +184,13 @@ class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
         with translated_errors("group_send"):
             await super().group_send(group, message)
 
-    async def _clean_receive_backup(self, index: int, channel: str) -> None:
-        """channels_redis runs this in a task nobody awaits: with Redis gone its error would
-        be logged as "Task exception was never retrieved". A Redis that restarted has lost the
-        backup entry anyway; one that blipped re-queues it, and the reader sees it again."""
+    async def _clean_receive_backup(self, index: int, channel: str, count: int = 1) -> None:
+        """Drop the ``count`` handled messages from the backup, in a task nobody awaits: with
+        Redis gone its error would be logged as "Task exception was never retrieved". A Redis
+        that restarted has lost the backup anyway; one that blipped re-queues it, and the
+        reader sees it again."""
         try:
-            await super()._clean_receive_backup(index, channel)
+            await self.connection(index).zpopmin(self._backup_channel_name(channel), count)
         except REDIS_ERRORS as exc:
             logger.debug("Could not clean the receive backup of %s: %s", channel, exc)
 
