@@ -19,7 +19,8 @@ to :data:`RECEIVE_BATCH` more. channels_redis takes one message per three round 
 behind a flood handled one broadcast per loop tick and wrote every member one ``send()`` per
 message; now it takes the backlog in one go, and ``serve`` joins each member's frames of that
 tick into one write. The extra messages wait in the layer until the receive that fetched them
-returns, then join channels_redis's per-channel buffers behind it, in order.
+returns, then join channels_redis's per-channel buffers behind it, in order. A read is two round
+trips, not four (the last batch's backup is dropped in the one that waits for the next).
 
 Errors of Redis itself (refused, reset, timed out) surface as
 :class:`wsapp.exceptions.LayerUnavailable` from the layer API, so callers handle "the channel
@@ -51,16 +52,23 @@ BLOCKING_READ_MARGIN = 5.0
 
 #: Messages one read of a process's channel takes beyond the first, when they are waiting.
 RECEIVE_BATCH = 64
-# channels_redis's own: put what a reader popped but never cleaned back at the front.
-_RESTORE_BACKUP = """
-local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
-for i = #backed_up, 1, -2 do
-    redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
+# Before a read: drop the ARGV[1] messages of the last batch, which were handed on (the oldest
+# in the backup), and with ARGV[2] = "1" (a read was interrupted) put what is left back at the
+# front of the channel: channels_redis's restore, without the duplicates of handled messages.
+_SETTLE_BACKUP = """
+if tonumber(ARGV[1]) > 0 then
+    redis.call('ZPOPMIN', KEYS[2], ARGV[1])
 end
-redis.call('DEL', ARGV[2])
+if ARGV[2] == '1' then
+    local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    for i = #backed_up, 1, -2 do
+        redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
+    end
+    redis.call('DEL', KEYS[2])
+end
 """
 # Back up the message BZPOPMIN returned and take (and back up) up to ARGV[3] more, atomically:
-# what a reader cancelled mid-reply loses is restored by channels_redis's cleanup script.
+# a reader cancelled while the reply is on its way leaves them in the backup, not lost.
 _TAKE_MORE = """
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 local more = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
@@ -104,6 +112,10 @@ class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # Per process channel: (channel, message) fetched with an earlier one, not yet handed on.
         self._taken: defaultdict[str, deque[tuple[Any, dict[str, Any]]]] = defaultdict(deque)
+        # Per channel key: messages of the last batch still in its backup, though handed on.
+        self._handled: dict[str, int] = {}
+        # Channel keys whose last read was interrupted: their backup goes back on the channel.
+        self._interrupted: set[str] = set()
 
     async def receive(self, channel: str) -> Any:
         with translated_errors("receive"):
@@ -123,44 +135,51 @@ class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
 
     async def receive_single(self, channel: str) -> tuple[Any, dict[str, Any]]:
         """channels_redis's ``receive_single``, taking up to :data:`RECEIVE_BATCH` more
-        messages off a process channel in the round trip that backs up the first."""
+        messages off a process channel in the round trip that backs up the first.
+
+        Two round trips a read instead of four: the backup of the last batch is cleaned in the
+        one that waits for the next (channels_redis cleans each message in a task of its own,
+        and restores the backup before every read in case a reader was interrupted; here only
+        after one was).
+        """
         if "!" not in channel:
             return await super().receive_single(channel)  # type: ignore[no-any-return]
         taken = self._taken.get(channel)
         if taken:  # a receive that fetched them failed before handing them on: oldest first
             return taken.popleft()
-        index = self.consistent_hash(channel)
         key = self.prefix + channel
-        backup = self._backup_channel_name(key)
-        await self.receive_clean_locks.acquire(key)
-        try:
-            contents = None
-            while contents is None:
-                contents = await self._pop_batch(index, key, backup)
-            cleaner = asyncio.ensure_future(self._clean_receive_backup(index, key, len(contents)))
-            self.receive_cleaners.append(cleaner)
-
-            def _cleanup_done(done: asyncio.Future[None]) -> None:
-                self.receive_cleaners.remove(done)
-                self.receive_clean_locks.release(key)
-
-            cleaner.add_done_callback(_cleanup_done)
-        except BaseException:
-            self.receive_clean_locks.release(key)
-            raise
+        contents = None
+        while contents is None:
+            contents = await self._pop_batch(self.connection(self.consistent_hash(channel)), key)
         first, *more = (self._unpack(channel, content) for content in contents)
         self._taken[channel].extend(more)
         return first
 
-    async def _pop_batch(self, index: int, key: str, backup: str) -> list[bytes] | None:
-        """channels_redis's ``_brpop_with_clean``, with the batch taken as the first is backed up."""
-        connection = self.connection(index)
-        await connection.eval(_RESTORE_BACKUP, 0, key, backup)
-        result = await connection.bzpopmin(key, timeout=self.brpop_timeout)
-        if result is None:
-            return None
-        _, member, score = result
-        more = await connection.eval(_TAKE_MORE, 2, key, backup, member, score, self.receive_batch)
+    async def _pop_batch(self, connection: Any, key: str) -> list[bytes] | None:
+        """Settle the backup, wait for a message, back it up with up to ``receive_batch`` more."""
+        backup = self._backup_channel_name(key)
+        handled = self._handled.get(key, 0)
+        interrupted = key in self._interrupted
+        try:
+            if handled or interrupted:
+                async with connection.pipeline(transaction=False) as pipe:
+                    pipe.eval(_SETTLE_BACKUP, 2, key, backup, handled, "1" if interrupted else "0")
+                    pipe.bzpopmin(key, timeout=self.brpop_timeout)
+                    _, result = await pipe.execute()
+                self._handled.pop(key, None)
+                self._interrupted.discard(key)
+            else:
+                result = await connection.bzpopmin(key, timeout=self.brpop_timeout)
+            if result is None:
+                return None
+            _, member, score = result
+            more = await connection.eval(
+                _TAKE_MORE, 2, key, backup, member, score, self.receive_batch
+            )
+        except BaseException:
+            self._interrupted.add(key)  # what it popped may wait in the backup: restore it
+            raise
+        self._handled[key] = 1 + len(more) // 2
         return [member, *more[::2]]
 
     def _unpack(self, channel: str, content: bytes) -> tuple[Any, dict[str, Any]]:
@@ -184,13 +203,13 @@ class RedisChannelLayer(_RedisChannelLayer):  # type: ignore[misc]
         with translated_errors("group_send"):
             await super().group_send(group, message)
 
-    async def _clean_receive_backup(self, index: int, channel: str, count: int = 1) -> None:
-        """Drop the ``count`` handled messages from the backup, in a task nobody awaits: with
+    async def _clean_receive_backup(self, index: int, channel: str) -> None:
+        """channels_redis runs this (for a plain channel's read) in a task nobody awaits: with
         Redis gone its error would be logged as "Task exception was never retrieved". A Redis
-        that restarted has lost the backup anyway; one that blipped re-queues it, and the
+        that restarted has lost the backup entry anyway; one that blipped re-queues it, and the
         reader sees it again."""
         try:
-            await self.connection(index).zpopmin(self._backup_channel_name(channel), count)
+            await super()._clean_receive_backup(index, channel)
         except REDIS_ERRORS as exc:
             logger.debug("Could not clean the receive backup of %s: %s", channel, exc)
 

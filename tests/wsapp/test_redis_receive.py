@@ -43,8 +43,11 @@ async def test_a_backlog_comes_off_redis_in_one_batch_in_order() -> None:
     assert await redis.zcard(key) == 0
     rest = [await asyncio.wait_for(layer.receive(channel), 1) for _ in range(19)]
     assert [m["n"] for m in [first, *rest]] == list(range(20))
-    await asyncio.gather(*layer.receive_cleaners)
-    assert await redis.zcard(backup) == 0
+    # The batch stays backed up until the next read, whose round trip drops it.
+    assert await redis.zcard(backup) == 20
+    await layer.send(channel, {"type": "note", "n": 20})
+    assert (await layer.receive(channel))["n"] == 20
+    assert await redis.zcard(backup) == 1
 
 
 async def test_a_batch_reaches_each_local_channel_in_order() -> None:
@@ -74,6 +77,27 @@ async def test_a_backlog_larger_than_a_batch_is_read_whole() -> None:
         await layer.send(channel, {"type": "note", "n": n})
     got = [(await asyncio.wait_for(layer.receive(channel), 1))["n"] for _ in range(total)]
     assert got == list(range(total))
+
+
+async def test_messages_a_lost_reply_left_in_the_backup_come_back_first() -> None:
+    """A read interrupted after Redis popped its batch (the reply lost to a cancellation or a
+    dropped connection) leaves the batch in the backup: the next read puts it back in front."""
+    layer = _layer()
+    channel = await layer.new_channel()
+    for n in range(3):
+        await layer.send(channel, {"type": "note", "n": n})
+    key, backup = _keys(layer, channel)
+    redis = redis_connection(layer, key)
+    popped = await redis.zpopmin(key, 3)  # what TAKE_MORE did for a reader that never heard back
+    await redis.zadd(backup, dict(popped))
+    waiting = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0.1)
+    waiting.cancel()  # the interruption: the reader now knows its backup may hold messages
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await layer.send(channel, {"type": "note", "n": 3})
+    got = [(await asyncio.wait_for(layer.receive(channel), 2))["n"] for _ in range(4)]
+    assert got == [0, 1, 2, 3]
 
 
 async def test_a_reader_cancelled_while_waiting_loses_nothing() -> None:
@@ -120,6 +144,5 @@ async def test_receive_batch_zero_reads_one_message_at_a_time(redis_layer: str) 
     assert (await layer.receive(channel))["n"] == 0
     assert await redis_connection(layer, key).zcard(key) == 4
     assert [(await layer.receive(channel))["n"] for _ in range(4)] == [1, 2, 3, 4]
-    await asyncio.gather(*layer.receive_cleaners)
     await layer.flush()
     await layer.close_pools()
