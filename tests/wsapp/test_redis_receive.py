@@ -25,6 +25,14 @@ def _layer() -> RedisChannelLayer:
     return layer
 
 
+async def _backlog(layer: RedisChannelLayer, count: int) -> str:
+    """A new channel of the layer's process with ``count`` notes waiting on it, numbered."""
+    channel = await layer.new_channel()
+    for n in range(count):
+        await layer.send(channel, {"type": "note", "n": n})
+    return channel
+
+
 def _keys(layer: RedisChannelLayer, channel: str) -> tuple[str, str]:
     real = layer.non_local_name(channel)
     key = layer.prefix + real
@@ -33,9 +41,7 @@ def _keys(layer: RedisChannelLayer, channel: str) -> tuple[str, str]:
 
 async def test_a_backlog_comes_off_redis_in_one_batch_in_order() -> None:
     layer = _layer()
-    channel = await layer.new_channel()
-    for n in range(20):
-        await layer.send(channel, {"type": "note", "n": n})
+    channel = await _backlog(layer, 20)
     key, backup = _keys(layer, channel)
     redis = redis_connection(layer, key)
     first = await layer.receive(channel)
@@ -83,9 +89,7 @@ async def test_messages_a_lost_reply_left_in_the_backup_come_back_first() -> Non
     """A read interrupted after Redis popped its batch (the reply lost to a cancellation or a
     dropped connection) leaves the batch in the backup: the next read puts it back in front."""
     layer = _layer()
-    channel = await layer.new_channel()
-    for n in range(3):
-        await layer.send(channel, {"type": "note", "n": n})
+    channel = await _backlog(layer, 3)
     key, backup = _keys(layer, channel)
     redis = redis_connection(layer, key)
     popped = await redis.zpopmin(key, 3)  # what TAKE_MORE did for a reader that never heard back
@@ -137,9 +141,7 @@ async def test_receive_batch_zero_reads_one_message_at_a_time(redis_layer: str) 
         receive_batch = 0
 
     layer = OneAtATime(hosts=[{"address": redis_layer}])
-    channel = await layer.new_channel()
-    for n in range(5):
-        await layer.send(channel, {"type": "note", "n": n})
+    channel = await _backlog(layer, 5)
     key, _ = _keys(layer, channel)
     assert (await layer.receive(channel))["n"] == 0
     assert await redis_connection(layer, key).zcard(key) == 4
