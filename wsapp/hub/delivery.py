@@ -130,20 +130,21 @@ class Delivery:
         size = payload_size(frame)  # once per message, not per member
         tagged: Frame | None = None
         tagged_size = 0
+        # Floors and holds exist only while sockets join: most broadcasts check neither.
+        floor_id = message_id if self.floors else None
+        floors, holds, listeners = self.floors, self.held, self.listeners
         for ws in list(sockets):
             if skip and ws.id in skip:
                 continue
-            key = (ws, room)
-            if message_id is not None and message_id <= self.floors.get(key, -1):
+            if floor_id is not None and floor_id <= floors.get((ws, room), -1):
                 continue
             out, out_size = frame, size
-            if ws in self.listeners:
+            if listeners and ws in listeners:
                 if tagged is None:
                     tagged = topic_frame(room, frame, raw=raw)
                     tagged_size = payload_size(tagged)
                 out, out_size = tagged, tagged_size
-            held = self.held.get(key)
-            if held is not None:
+            if holds and (held := holds.get((ws, room))) is not None:
                 held.append(out)
                 continue
             if not self.write_nowait(ws, out, out_size):
