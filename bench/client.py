@@ -4,14 +4,17 @@ Each job connects first, reports ready, is released, does its bounded share of t
 ready again (so the runner can sample the server's CPU at the exact end) and closes. Only
 127.0.0.1 is ever dialled. Latencies are returned in seconds; the aggregation is in `scenarios`.
 
-The client offers no compression, so every server is measured on plain frames, and sends no
-pings (the servers' own keepalives are answered by the library in the background).
+The client offers no compression, so every server is measured on plain frames
+(``BENCH_COMPRESSION=deflate`` offers permessage-deflate instead: what compression costs a
+server that accepts it), and sends no pings (the servers' own keepalives are answered by the
+library in the background).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -22,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from bench.pool import Gate, cpu_now
 
 CONNECT_OPTIONS: dict[str, Any] = {
-    "compression": None,
+    "compression": os.environ.get("BENCH_COMPRESSION") or None,
     "max_size": None,
     "ping_interval": None,
     "open_timeout": 20,
