@@ -103,6 +103,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "PING_INTERVAL": (_optional(_positive_number), "a positive number of seconds, or None"),
     "PING_TIMEOUT": (_positive_number, "a positive number of seconds"),
     "COMPRESSION": (lambda v: isinstance(v, bool), "True or False"),
+    "COMPRESSION_CONTEXT_TAKEOVER": (lambda v: isinstance(v, bool), "True or False"),
     "MAX_SEND_BUFFER": (_positive_int, "a positive number of bytes"),
     "MAX_QUEUE_BYTES": (_positive_int, "a positive number of bytes"),
     "MAX_FRAGMENTS": (_positive_int, "a positive integer"),

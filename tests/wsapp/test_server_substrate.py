@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import zlib
 from types import SimpleNamespace
 
 import autobahn.twisted.websocket as autobahn_twisted
 import autobahn.websocket.protocol as autobahn_protocol
 import pytest
+from autobahn.websocket.compress import PerMessageDeflateOffer
+from autobahn.websocket.compress_deflate import PerMessageDeflate
 from autobahn.websocket.protocol import PreparedMessage
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 from wsapp.server import substrate
 from wsapp.server.buffers import send_now, writable_now
 from wsapp.server.frames import FrameCache, encode_frame
+from wsapp.server.server import DEFLATE_WINDOW_BITS, accept_deflate
 from wsapp.server.ticks import MAX_HELD, TickWriter
 
 
@@ -187,6 +191,40 @@ def test_the_frame_cache_shares_one_frame_per_broadcast_object_and_never_a_mutab
     assert cache.frame(big) is not cache.frame(big)  # too big to pin
 
 
+def autobahn_deflated(payload: bytes, window_bits: int, mem_level: int) -> bytes:
+    """What autobahn's own permessage-deflate sends for ``payload`` from a fresh context."""
+    deflate = PerMessageDeflate(True, True, False, window_bits, 15, mem_level)
+    deflate.start_compress_message()
+    return deflate.compress_message_data(payload) + deflate.end_compress_message()
+
+
+@given(
+    payload=st.text(max_size=300) | st.binary(max_size=300) | st.just("x" * 70_000),
+    window_bits=st.integers(min_value=9, max_value=15),
+)
+def test_a_shared_deflated_frame_is_what_autobahn_would_send_a_fresh_context(
+    payload: str | bytes, window_bits: int
+) -> None:
+    raw = payload.encode() if isinstance(payload, str) else payload
+    compressed = autobahn_deflated(raw, window_bits, 5)
+    frame = FrameCache().deflated(payload, window_bits, 5)
+    expected = encode_frame(compressed, binary=isinstance(payload, bytes))
+    # The same frame but with RSV1 (RFC 7692 §6: "this message is compressed").
+    assert frame == bytes([expected[0] | 0x40]) + expected[1:]
+    inflate = zlib.decompressobj(-window_bits)
+    assert inflate.decompress(compressed + b"\x00\x00\xff\xff") == raw
+
+
+def test_the_deflated_frame_is_shared_per_object_window_and_memory_level() -> None:
+    cache = FrameCache()
+    text = "".join(["broad", "cast"]) * 10
+    first = cache.deflated(text, 12, 5)
+    assert cache.deflated(text, 12, 5) is first
+    assert cache.deflated(text, 11, 5) is not first  # another window: another stream
+    assert cache.deflated(text, 11, 5) is cache.deflated(text, 11, 5)
+    assert cache.frame(text) == encode_frame(text.encode(), binary=False)  # plain one apart
+
+
 def test_autobahns_timings_still_print_as_text_once_pformat_is_lazy() -> None:
     substrate.install()
     timings = autobahn_protocol.Timings()
@@ -210,3 +248,14 @@ async def test_a_connection_lost_before_the_ticks_end_drops_what_it_held(pair) -
     transport.connected = False
     await asyncio.sleep(0)  # the tick's end: nothing to write to, and no error
     assert transport.written == []
+
+
+@pytest.mark.parametrize("takeover", [True, False])
+def test_accept_deflate_keeps_or_drops_the_servers_context_as_configured(takeover: bool) -> None:
+    """``COMPRESSION_CONTEXT_TAKEOVER: False`` makes the negotiated compressor start afresh
+    for each message, which is what lets every member share one compressed frame."""
+    accept = accept_deflate([PerMessageDeflateOffer()], context_takeover=takeover)
+    assert accept is not None
+    deflate = PerMessageDeflate.create_from_offer_accept(True, accept)
+    assert deflate.server_no_context_takeover is (not takeover)
+    assert deflate.server_max_window_bits == DEFLATE_WINDOW_BITS

@@ -5,24 +5,33 @@ socket, so a broadcast to a thousand members encodes a thousand times. The hub h
 member the *same* ``text`` object, so the server keeps the last frame it built with the object
 it built it from: the next socket sent that very object gets the same bytes. Identity, not
 equality, decides (comparing would cost what it saves), and the entry holds the object, so its
-identity cannot be reused while cached. Only uncompressed sockets share frames: with
-permessage-deflate each socket's compressor has its own context (see BENCHMARKS.md).
+identity cannot be reused while cached.
+
+With permessage-deflate a socket's compressor normally carries its context from one message to
+the next, so its frames are its own. A socket that agreed ``server_no_context_takeover``
+compresses each message from a fresh context: its compressed frame depends only on the payload,
+the window and the memory level, and is shared like a plain one (:meth:`FrameCache.deflated`,
+the bytes autobahn's ``PerMessageDeflate`` would produce).
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
 _FIN = 0x80
+_RSV1 = 0x40  # RFC 7692 §6: the first frame of a compressed message
+# RFC 7692 §7.2.1: a compressed message ends without the sync flush's empty block.
+_SYNC_TAIL = 4
 _LENGTH_16 = struct.Struct("!BBH")
 _LENGTH_64 = struct.Struct("!BBQ")
 
 
-def encode_frame(payload: bytes, binary: bool) -> bytes:
+def encode_frame(payload: bytes, binary: bool, *, compressed: bool = False) -> bytes:
     """One unfragmented, unmasked frame (a server's, RFC 6455 §5.2) carrying ``payload``."""
-    first = _FIN | (OPCODE_BINARY if binary else OPCODE_TEXT)
+    first = _FIN | (_RSV1 if compressed else 0) | (OPCODE_BINARY if binary else OPCODE_TEXT)
     length = len(payload)
     if length < 126:
         return bytes((first, length)) + payload
@@ -41,11 +50,13 @@ class FrameCache:
 
     MAX_CACHED = 64 * 1024
 
-    __slots__ = ("_frame", "_source")
+    __slots__ = ("_deflated", "_deflated_key", "_frame", "_source")
 
     def __init__(self) -> None:
         self._source: object = None
         self._frame = b""
+        self._deflated_key: tuple[object, int, int] | None = None
+        self._deflated = b""
 
     def frame(self, source: str | bytes | bytearray | memoryview) -> bytes:
         """``source``'s frame: the cached one if ``source`` is the object it was built from."""
@@ -57,4 +68,25 @@ class FrameCache:
             frame = encode_frame(bytes(source), binary=True)
         if isinstance(source, str | bytes) and len(frame) <= self.MAX_CACHED:
             self._source, self._frame = source, frame
+        return frame
+
+    def deflated(
+        self, source: str | bytes | bytearray | memoryview, window_bits: int, mem_level: int
+    ) -> bytes:
+        """``source``'s frame compressed from a fresh context (``server_no_context_takeover``)
+        with ``window_bits`` and ``mem_level``: the cached one if it was built from the same
+        object with the same two."""
+        key = (source, window_bits, mem_level)
+        cached = self._deflated_key
+        if cached is not None and cached[0] is source and cached[1:] == key[1:]:
+            return self._deflated
+        text = isinstance(source, str)
+        payload = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+        compressor = zlib.compressobj(
+            zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, mem_level
+        )
+        data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        frame = encode_frame(data[:-_SYNC_TAIL], binary=not text, compressed=True)
+        if isinstance(source, str | bytes) and len(frame) <= self.MAX_CACHED:
+            self._deflated_key, self._deflated = key, frame
         return frame

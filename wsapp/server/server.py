@@ -53,13 +53,21 @@ CONNECT_TIMEOUT_SLACK = 3.0
 ASGI_SPEC_VERSION = "2.3"
 
 
-def accept_deflate(offers: Iterable[Any]) -> PerMessageDeflateOfferAccept | None:
-    """Accept the client's first permessage-deflate offer (RFC 7692), with a small window."""
+def accept_deflate(
+    offers: Iterable[Any], *, context_takeover: bool = True
+) -> PerMessageDeflateOfferAccept | None:
+    """Accept the client's first permessage-deflate offer (RFC 7692), with a small window;
+    without ``context_takeover``, with ``server_no_context_takeover`` (RFC 7692 §7.1.1.1 lets a
+    server add it to any offer): every message compressed on its own, so a broadcast's
+    compressed frame is the same for every member that agreed the same window."""
     for offer in offers:
         if isinstance(offer, PerMessageDeflateOffer):
             bits = offer.request_max_window_bits or DEFLATE_WINDOW_BITS
             return PerMessageDeflateOfferAccept(
-                offer, window_bits=min(bits, DEFLATE_WINDOW_BITS), mem_level=DEFLATE_MEM_LEVEL
+                offer,
+                window_bits=min(bits, DEFLATE_WINDOW_BITS),
+                mem_level=DEFLATE_MEM_LEVEL,
+                no_context_takeover=None if context_takeover else True,
             )
     return None
 
@@ -89,6 +97,7 @@ class WsappServer(Server):
         max_queue: incoming messages an application may have waiting before reading pauses.
         max_send_buffer: unsent bytes after which a client is closed with 1013.
         compression: negotiate permessage-deflate.
+        compression_context_takeover: ``False`` asks for ``server_no_context_takeover``.
         shutdown_grace: seconds applications get to finish after SIGTERM's 1001.
         limits: per-connection budgets (fragments, control frames, inflating, queued bytes).
         handshake_timeout: seconds for the request headers.
@@ -108,6 +117,7 @@ class WsappServer(Server):
         max_queue: int = DEFAULTS["MAX_QUEUE"],
         max_send_buffer: int = DEFAULTS["MAX_SEND_BUFFER"],
         compression: bool = DEFAULTS["COMPRESSION"],
+        compression_context_takeover: bool = DEFAULTS["COMPRESSION_CONTEXT_TAKEOVER"],
         shutdown_grace: float = DEFAULTS["SHUTDOWN_GRACE"],
         limits: Limits | None = None,
         handshake_timeout: float = DEFAULTS["HANDSHAKE_TIMEOUT"],
@@ -137,6 +147,7 @@ class WsappServer(Server):
         self.max_queue = max_queue
         self.max_send_buffer = max_send_buffer
         self.compression = compression
+        self.compression_context_takeover = compression_context_takeover
         self.shutdown_grace = shutdown_grace
         self.shutting_down = False
         #: A broadcast's frame, built once for all of this process's uncompressed sockets.
@@ -157,6 +168,7 @@ class WsappServer(Server):
             "max_queue": conf["MAX_QUEUE"],
             "max_send_buffer": conf["MAX_SEND_BUFFER"],
             "compression": conf["COMPRESSION"],
+            "compression_context_takeover": conf["COMPRESSION_CONTEXT_TAKEOVER"],
             "shutdown_grace": conf["SHUTDOWN_GRACE"],
             "limits": Limits.from_settings(conf),
             "handshake_timeout": conf["HANDSHAKE_TIMEOUT"],
@@ -201,7 +213,11 @@ class WsappServer(Server):
         self.ws_factory.setProtocolOptions(
             # Close frames (1009, 1002, 1007) on protocol errors instead of a dropped TCP (1006).
             failByDrop=False,
-            perMessageCompressionAccept=accept_deflate if self.compression else refuse_compression,
+            perMessageCompressionAccept=(
+                partial(accept_deflate, context_takeover=self.compression_context_takeover)
+                if self.compression
+                else refuse_compression
+            ),
         )
         where = ", ".join(_address(port) for port in self.ports)
         logger.info(

@@ -3,7 +3,8 @@
 autobahn's ``sendMessage`` builds each socket's frame again, and Twisted's ``write`` only
 buffers: it registers the socket for writability (an ``epoll_ctl``), writes on the next reactor
 turn and unregisters (another one), per frame. Here a broadcast's frame is built once for every
-uncompressed socket (:class:`~wsapp.server.frames.FrameCache`), and frames go to the kernel
+uncompressed socket, and for every socket that compresses each message on its own
+(:class:`~wsapp.server.frames.FrameCache`), and frames go to the kernel
 without a reactor turn when nothing is queued before them, those of one loop tick joined into
 one write (:class:`~wsapp.server.ticks.TickWriter`). A close flushes them before the FIN.
 """
@@ -59,8 +60,15 @@ class FrameWriting:
         if self.muted or self.state != self.STATE_OPEN:
             # Closing or closed: the application learns it from websocket.disconnect.
             return
-        if self._perMessageCompress is None:
-            frame = self.server.frames.frame(text if text is not None else data)  # shared
+        deflate = self._perMessageCompress
+        if deflate is None or deflate.server_no_context_takeover:
+            source = text if text is not None else data
+            frames = self.server.frames  # the frame the previous member got, if the same message
+            frame = (
+                frames.frame(source)
+                if deflate is None
+                else frames.deflated(source, deflate.server_max_window_bits, deflate.mem_level)
+            )
             if self._held_for_tick(frame):
                 return  # Twisted held nothing for it before: nothing can be over MAX_SEND_BUFFER
             before = buffered_bytes(self.transport)
