@@ -30,6 +30,7 @@ from wsapp.server.budgets import Limits
 from wsapp.server.frames import FrameCache
 from wsapp.server.handshake import HandshakeGuard, channel_factory
 from wsapp.server.inbox import Inbox
+from wsapp.server.options import configured
 from wsapp.server.protocol import WsappWebSocketProtocol
 from wsapp.server.ticks import TickWriter
 from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION, SEND_EXTENSION
@@ -197,12 +198,13 @@ class WsappServer(Server):
     def _started(self) -> None:
         """Tune the factories Daphne built in ``run()``, before any connection arrives."""
         self.http_factory.protocol = channel_factory(self.handshake_guard)
-        self.ws_factory.protocol = WsappWebSocketProtocol
         self.ws_factory.setProtocolOptions(
             # Close frames (1009, 1002, 1007) on protocol errors instead of a dropped TCP (1006).
             failByDrop=False,
             perMessageCompressionAccept=accept_deflate if self.compression else refuse_compression,
         )
+        # The options are final now: each connection reads them from its class (options.py).
+        self.ws_factory.protocol = configured(WsappWebSocketProtocol, self.ws_factory)
         where = ", ".join(_address(port) for port in self.ports)
         logger.info(
             "wsapp serve listening on %s; %s", where or self.endpoints, self.settings_summary()
