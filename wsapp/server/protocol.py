@@ -39,6 +39,7 @@ from twisted.internet import reactor as _reactor
 from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.budgets import Budgets
 from wsapp.server.buffers import buffered_bytes, flush
+from wsapp.server.leftovers import HandshakeLeftovers
 from wsapp.server.readflow import PAUSED_FOR_INFLATE, PAUSED_FOR_QUEUE, ReadFlow
 from wsapp.server.responses import AnsweringProtocol
 from wsapp.types import DENIAL_BODY, DENIAL_START, PING_EVENT, PONG_EVENT
@@ -58,7 +59,7 @@ SEND_BUFFER_REASON = "send buffer full"
 CONTROL_FRAME_REASON = "too many control frames"
 
 
-class WsappWebSocketProtocol(ReadFlow, AnsweringProtocol):
+class WsappWebSocketProtocol(ReadFlow, HandshakeLeftovers, AnsweringProtocol):
     """Daphne's websocket protocol with reasons, empty frames, pings, and flow control."""
 
     # The websocket.disconnect event once closed: DISCONNECT_EXTENSION's answer.
@@ -76,6 +77,7 @@ class WsappWebSocketProtocol(ReadFlow, AnsweringProtocol):
 
     def onOpen(self) -> None:
         super().onOpen()
+        self.shed_handshake()
         if self.server.shutting_down:
             # Accepted during the shutdown grace: it gets the same 1001 as everyone else.
             self.close_for_shutdown()
