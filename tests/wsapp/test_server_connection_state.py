@@ -1,6 +1,6 @@
 """What one open ``serve`` connection holds: no handshake leftovers, options on the class, lazy
-flow-control state; and that everything which read them still works (accept with a subprotocol,
-messages, application pings, the close's log line).
+flow-control state, no ``ProtocolTypeRouter`` frame; and that everything which read them still
+works (accept with a subprotocol, messages, application pings, the close's log line).
 
 The real protocol class over Twisted's ``StringTransport``: Daphne's factory and autobahn's
 handshake, with a stand-in for Daphne's ``Server`` (the parts the protocol reads).
@@ -13,6 +13,7 @@ from typing import Any
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor before Twisted picks one)
 import pytest
+from channels.routing import ProtocolTypeRouter
 from daphne.ws_protocol import WebSocketFactory
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
@@ -25,7 +26,7 @@ from wsapp.server.inbox import Inbox
 from wsapp.server.leftovers import HANDSHAKE_ONLY, INITIAL_STATE, OpenRequest
 from wsapp.server.options import configured
 from wsapp.server.protocol import WsappWebSocketProtocol
-from wsapp.server.server import accept_deflate
+from wsapp.server.server import accept_deflate, websocket_app
 from wsapp.server.ticks import TickWriter
 from wsapp.types import PING_EVENT, PONG_EVENT
 
@@ -222,3 +223,25 @@ def test_the_close_is_told_to_the_application_and_logged_with_the_path(code: int
     protocol.connectionLost(Failure(ConnectionDone()))
     assert drain(protocol)[-1] == {"type": "websocket.disconnect", "code": code, "reason": "bye"}
     assert server.logged[-1] == ("disconnected", {"path": "/ws/echo/", "client": "127.0.0.1:50000"})
+
+
+class _Router(ProtocolTypeRouter):  # a subclass may dispatch otherwise: it is called as it is
+    pass
+
+
+async def _websocket(scope: Any, receive: Any, send: Any) -> None:
+    pass
+
+
+async def _http(scope: Any, receive: Any, send: Any) -> None:
+    pass
+
+
+def test_serve_calls_a_protocol_type_routers_websocket_app_itself() -> None:
+    router = ProtocolTypeRouter({"http": _http, "websocket": _websocket})
+    assert websocket_app(router) is _websocket
+    http_only = ProtocolTypeRouter({"http": _http})
+    assert websocket_app(http_only) is http_only  # its own ValueError, as before
+    subclassed = _Router({"websocket": _websocket})
+    assert websocket_app(subclassed) is subclassed
+    assert websocket_app(_websocket) is _websocket

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from channels.routing import ProtocolTypeRouter
 from daphne.server import Server
 from twisted.internet import defer, reactor
 
@@ -68,6 +69,15 @@ def accept_deflate(offers: Iterable[Any]) -> PerMessageDeflateOfferAccept | None
 def refuse_compression(offers: Iterable[Any]) -> None:
     """Decline every permessage-compress offer (``COMPRESSION`` is off)."""
     return None
+
+
+def websocket_app(application: Any) -> Any:
+    """The app a websocket scope reaches: a Channels ``ProtocolTypeRouter``'s ``websocket``
+    entry itself (its dispatch would be one more coroutine frame waiting as long as each
+    connection), else ``application``."""
+    if type(application) is ProtocolTypeRouter:
+        return application.application_mapping.get("websocket", application)
+    return application
 
 
 def _address(port: Any) -> str:
@@ -244,7 +254,7 @@ class WsappServer(Server):
             protocol.application_received(queue.qsize(), message)
             return message
 
-        instance = self.application(
+        instance = websocket_app(self.application)(
             scope=scope, receive=receive, send=partial(self.handle_reply, protocol)
         )
         if protocol not in self.connections:
