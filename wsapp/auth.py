@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 from channels.auth import AuthMiddleware, UserLazyObject, get_user
 from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
+from django.http import parse_cookie
 
 from wsapp import lifecycle
 from wsapp.conf import get_settings
@@ -62,14 +63,20 @@ class SessionAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
         if scope["type"] != "websocket":
             return await super().__call__(scope, receive, send)
         scope = dict(scope)
+        if not await self.authenticate(scope, receive, send):
+            return None
+        return await self.inner(scope, receive, send)
+
+    async def authenticate(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Put the user in ``scope`` (in place); ``False`` once the connection was refused."""
         self.populate_scope(scope)
         try:
             with database_call("read the session"):
                 await self.resolve_scope(scope)
         except DatabaseUnavailable as exc:
             await _refuse(scope, receive, send, exc)
-            return None
-        return await self.inner(scope, receive, send)
+            return False
+        return True
 
     async def resolve_scope(self, scope: Scope) -> None:
         user = scope["user"]
@@ -99,6 +106,10 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, exc: DatabaseUnava
         await ws.close(exc.code, exc.reason)
 
 
+# The user step of the one-frame path (session_scope): authenticate(), never its inner app.
+_SESSION_AUTH = SessionAuthMiddleware(None)
+
+
 class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
     """channels' ``SessionMiddleware`` — for a websocket, without its wrapper around ``send``.
 
@@ -123,6 +134,30 @@ class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
 def SessionAuthStack(inner: ASGIApp) -> Any:  # noqa: N802 - mirrors channels' AuthMiddlewareStack
     """Cookies → session → user, around ``inner``."""
     return CookieMiddleware(WebSocketSessionMiddleware(SessionAuthMiddleware(inner)))
+
+
+async def session_scope(scope: Scope, receive: Receive, send: Send) -> Scope | None:
+    """What :func:`SessionAuthStack` passes to ``inner`` for a websocket with headers, built on
+    one copy of ``scope`` in the caller's frame: cookies (``CookieMiddleware``'s), session
+    (:class:`WebSocketSessionMiddleware`'s), user (:class:`SessionAuthMiddleware`'s).
+
+    Returns ``None`` once the connection was refused (1013: the database is away).
+    """
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            cookies = parse_cookie(value.decode("latin1"))
+            break
+    else:
+        cookies = {}
+    wrapper = InstanceSessionWrapper(dict(scope, cookies=cookies), send)
+    await wrapper.resolve_session()
+    scope = wrapper.scope  # its own copy, which no one else holds: the user goes in it
+    return scope if await _SESSION_AUTH.authenticate(scope, receive, send) else None
+
+
+def carries_token(scope: Scope) -> bool:
+    """Whether :class:`TokenAuthMiddleware` finds a wsapp token in ``scope``'s carriers."""
+    return _take_token(scope)[0] is not None
 
 
 class TokenAuthMiddleware:

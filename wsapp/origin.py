@@ -58,15 +58,19 @@ class OriginCheck(OriginValidator):  # type: ignore[misc]
         return bool(self.validate_origin(parsed_origin))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
-        origin = dict(scope.get("headers", [])).get(b"origin")
-        if not self.valid_origin(_parse(origin)):
-            logger.warning(
-                "Refused websocket handshake from origin %r to %s", origin, scope["path"]
-            )
-            metrics.totals.refuse("origin")
-            await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
+        if await self.refused(scope, send):
             return None
         return await self.application(scope, receive, send)
+
+    async def refused(self, scope: Scope, send: Send) -> bool:
+        """Refuse the handshake if its Origin is not allowed; whether it was refused."""
+        origin = dict(scope.get("headers", [])).get(b"origin")
+        if self.valid_origin(_parse(origin)):
+            return False
+        logger.warning("Refused websocket handshake from origin %r to %s", origin, scope["path"])
+        metrics.totals.refuse("origin")
+        await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
+        return True
 
 
 def _parse(origin: bytes | None) -> ParseResult | None:

@@ -220,6 +220,17 @@ class Router:
         return _resolver_for(tuple(self._urlpatterns))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        call = await self.route(scope, receive, send)
+        if call is not None:
+            await call
+
+    async def route(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | None:
+        """Resolve the path: the route's call, for the caller to await at once, or ``None``
+        once the handshake was refused (no route). The caller's frame is the only one waiting.
+
+        Raises:
+            ValueError: ``scope`` is not a websocket's.
+        """
         if scope["type"] != "websocket":
             raise ValueError(
                 f"wsapp.routing.Router serves websocket scopes, not {scope['type']!r}."
@@ -230,11 +241,11 @@ class Router:
             logger.warning("No websocket route for %s; handshake refused.", scope["path"])
             metrics.totals.refuse("no_route")
             await send({"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE, "reason": ""})
-            return
+            return None
         scope = dict(scope)
         scope["url_route"] = {"args": match.args, "kwargs": match.kwargs, "name": match.url_name}
         endpoint: Endpoint = match.func  # type: ignore[assignment]
-        await endpoint(
+        return endpoint(
             scope, receive, send, args=match.args, kwargs=match.kwargs, route_name=match.url_name
         )
 

@@ -204,6 +204,7 @@ def sample_connection() -> dict[str, Any]:
             "websocket": _dict_size(ws_a),
             "scope": [len(ws_a.scope), sys.getsizeof(ws_a.scope)],
         },
+        "protocol_keys": sorted(vars(a)),
         "owned_objects": len(owned),
         "owned_bytes": sum(sys.getsizeof(o) for o in owned.values()),
         "parts": parts,

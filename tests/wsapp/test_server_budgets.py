@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from wsapp.conf import parse_rate
+from wsapp.server import budgets as budgets_module
 from wsapp.server.budgets import Budgets, ByteBudget, Limits
 
 MiB = 1024 * 1024
@@ -44,3 +46,20 @@ def test_limits_from_settings() -> None:
     from wsapp.conf import DEFAULTS
 
     assert Limits.from_settings(DEFAULTS) == Limits()
+
+
+def test_the_control_frame_rate_is_parsed_once_per_server_not_per_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def counting_parse_rate(value: str) -> tuple[float, float]:
+        calls.append(value)
+        return parse_rate(value)
+
+    monkeypatch.setattr(budgets_module, "parse_rate", counting_parse_rate)
+    limits = Limits(control_frame_rate="10/s burst 50")
+    connections = [Budgets(limits, None) for _ in range(3)]
+    assert calls == ["10/s burst 50"]
+    assert all(b.control is not None and b.control.burst == 50 for b in connections)
+    assert Budgets(Limits(control_frame_rate=None), None).control is None

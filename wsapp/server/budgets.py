@@ -8,6 +8,7 @@ read, and a 1 KB compressed frame can cost a MiB of inflating and holding. The p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,12 @@ class Limits:
             max_inflate_rate=conf["MAX_INFLATE_RATE"],
             max_queue_bytes=conf["MAX_QUEUE_BYTES"],
         )
+
+    @functools.cached_property
+    def control_rate(self) -> tuple[float, float] | None:
+        """``CONTROL_FRAME_RATE`` parsed, once per server rather than once per connection."""
+        rate = self.control_frame_rate
+        return None if rate is None else parse_rate(rate)
 
 
 class ByteBudget:
@@ -77,8 +84,8 @@ class Budgets:
         self.limits = limits
         self.fragments = 0
         self.control: TokenBucket | None = None
-        if limits.control_frame_rate is not None:
-            self.control = TokenBucket(*parse_rate(limits.control_frame_rate))
+        if limits.control_rate is not None:
+            self.control = TokenBucket(*limits.control_rate)
         self.inflate: ByteBudget | None = None
         if limits.max_inflate_rate is not None:
             rate = limits.max_inflate_rate

@@ -37,6 +37,8 @@ from twisted.internet import reactor as _reactor
 from wsapp.codes import CloseCode, close_reason_bytes, is_sendable
 from wsapp.server.budgets import Budgets
 from wsapp.server.buffers import buffered_bytes, flush
+from wsapp.server.leftovers import HandshakeLeftovers
+from wsapp.server.readflow import PAUSED_FOR_INFLATE, PAUSED_FOR_QUEUE, ReadFlow
 from wsapp.server.responses import AnsweringProtocol
 from wsapp.server.writing import FrameWriting
 from wsapp.types import DENIAL_BODY, DENIAL_START, PING_EVENT, PONG_EVENT
@@ -54,33 +56,27 @@ MAX_PENDING_PINGS = 32
 SHUTDOWN_REASON = "server shutting down"
 SEND_BUFFER_REASON = "send buffer full"
 CONTROL_FRAME_REASON = "too many control frames"
-# Why reading is paused: the application is behind, or the client is over its inflate budget.
-PAUSED_FOR_QUEUE = "queue"
-PAUSED_FOR_INFLATE = "inflate"
 
 
-class WsappWebSocketProtocol(FrameWriting, AnsweringProtocol):
+class WsappWebSocketProtocol(FrameWriting, ReadFlow, HandshakeLeftovers, AnsweringProtocol):
     """Daphne's websocket protocol with reasons, empty frames, pings, and flow control."""
 
-    reading_paused = False
     # The websocket.disconnect event once closed: DISCONNECT_EXTENSION's answer.
     closed_event: dict[str, Any] | None = None
+    # Unanswered application pings, oldest first; a deque (760 B) only once the application pings.
+    app_pings: collections.deque[bytes] | None = None
     # Set by autobahn at connection time; declared for the type checker.
     maxMessagePayloadSize: int
     autoPingTimeoutCall: Any
 
     def onConnect(self, request: Any) -> Any:
-        self.app_pings: collections.deque[bytes] = collections.deque(maxlen=MAX_PENDING_PINGS)
         server = self.factory.server_class  # Daphne sets self.server from it in onConnect
         self.budgets = Budgets(server.limits, server.max_message_size)
-        self.pause_reasons: set[str] = set()
-        # Sizes of the received messages the application has not taken yet, oldest first.
-        self.queued_sizes: collections.deque[int] = collections.deque()
-        self.queued_bytes = 0
         return super().onConnect(request)
 
     def onOpen(self) -> None:
         super().onOpen()
+        self.shed_handshake()
         if self.server.shutting_down:
             # Accepted during the shutdown grace: it gets the same 1001 as everyone else.
             self.close_for_shutdown()
@@ -97,8 +93,7 @@ class WsappWebSocketProtocol(FrameWriting, AnsweringProtocol):
         queue = getattr(self, "application_queue", None)
         if queue is None or self.muted:
             return  # Daphne queued nothing
-        self.queued_sizes.append(len(payload))
-        self.queued_bytes += len(payload)
+        self.message_queued(len(payload))
         if compressed:
             # What the client sent cost it a fraction of what inflating it cost us.
             wait = self.budgets.inflated(len(payload), time.monotonic())
@@ -144,7 +139,7 @@ class WsappWebSocketProtocol(FrameWriting, AnsweringProtocol):
 
     def onPong(self, payload: bytes) -> None:
         payload = payload or b""
-        if payload in self.app_pings:
+        if self.app_pings and payload in self.app_pings:
             # Asked for by the application (however often it pings): not the client's flood.
             self.app_pings.remove(payload)
             if hasattr(self, "application_queue"):
@@ -226,6 +221,8 @@ class WsappWebSocketProtocol(FrameWriting, AnsweringProtocol):
         if not isinstance(payload, bytes) or len(payload) > MAX_CONTROL_PAYLOAD:
             raise ValueError(f"wsapp.ping 'bytes' must be at most 125 bytes, got {payload!r:.40}.")
         if self.state == self.STATE_OPEN and not self.muted:
+            if self.app_pings is None:
+                self.app_pings = collections.deque(maxlen=MAX_PENDING_PINGS)
             self.app_pings.append(payload)
             self.sendPing(payload)
 
@@ -239,46 +236,6 @@ class WsappWebSocketProtocol(FrameWriting, AnsweringProtocol):
             # RFC 6455 §7.4.1: 1008 = policy violation.
             self._fail_connection(CloseCode.POLICY_VIOLATION, CONTROL_FRAME_REASON)
         return False
-
-    def pause_reading(self, reason: str = PAUSED_FOR_QUEUE) -> None:
-        """Stop reading the socket, for ``reason``: the application is behind (``MAX_QUEUE``,
-        ``MAX_QUEUE_BYTES``) or the client is over ``MAX_INFLATE_RATE``."""
-        self.pause_reasons.add(reason)
-        if self.reading_paused:
-            return
-        self.reading_paused = True
-        self.transport.pauseProducing()
-        # No pong can be read while paused; a slow application must not look like a dead peer.
-        if self.autoPingTimeoutCall is not None:
-            self.autoPingTimeoutCall.cancel()
-            self.autoPingTimeoutCall = None
-            self.autoPingPending = None
-
-    def resume_reading(self, reason: str) -> None:
-        """``reason`` no longer holds; read again if no other does."""
-        self.pause_reasons.discard(reason)
-        if self.reading_paused and not self.pause_reasons:
-            self.reading_paused = False
-            if self.state != self.STATE_CLOSED:
-                self.transport.resumeProducing()
-                if self.data:  # frames read before the pause; no new read may come for them
-                    reactor.callLater(0, self._consume_buffered)
-
-    def _consume_buffered(self) -> None:
-        if not self.reading_paused and self.state in (self.STATE_OPEN, self.STATE_CLOSING):
-            self.consumeData()
-
-    def application_received(self, queue_size: int, message: Any) -> None:
-        """Resume reading once the application has drained its queue below half."""
-        if isinstance(message, dict) and message.get("type") == "websocket.receive":
-            if self.queued_sizes:
-                self.queued_bytes -= self.queued_sizes.popleft()
-        if (
-            PAUSED_FOR_QUEUE in self.pause_reasons
-            and queue_size < max(1, self.server.max_queue // 2)
-            and self.queued_bytes < self.server.limits.max_queue_bytes // 2
-        ):
-            self.resume_reading(PAUSED_FOR_QUEUE)
 
     def check_send_buffer(self, added: int = 0) -> bool:
         """Close a client that does not read before its unsent bytes grow without bound.

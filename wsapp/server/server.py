@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from channels.routing import ProtocolTypeRouter
 from daphne.server import Server
 from twisted.internet import defer, reactor
 
@@ -30,6 +31,7 @@ from wsapp.server.budgets import Limits
 from wsapp.server.frames import FrameCache
 from wsapp.server.handshake import HandshakeGuard, channel_factory
 from wsapp.server.inbox import Inbox
+from wsapp.server.options import configured
 from wsapp.server.protocol import WsappWebSocketProtocol
 from wsapp.server.ticks import TickWriter
 from wsapp.types import DENIAL_EXTENSION, DISCONNECT_EXTENSION, PING_EXTENSION, SEND_EXTENSION
@@ -75,6 +77,15 @@ def accept_deflate(
 def refuse_compression(offers: Iterable[Any]) -> None:
     """Decline every permessage-compress offer (``COMPRESSION`` is off)."""
     return None
+
+
+def websocket_app(application: Any) -> Any:
+    """The app a websocket scope reaches: a Channels ``ProtocolTypeRouter``'s ``websocket``
+    entry itself (its dispatch would be one more coroutine frame waiting as long as each
+    connection), else ``application``."""
+    if type(application) is ProtocolTypeRouter:
+        return application.application_mapping.get("websocket", application)
+    return application
 
 
 def _address(port: Any) -> str:
@@ -209,7 +220,6 @@ class WsappServer(Server):
     def _started(self) -> None:
         """Tune the factories Daphne built in ``run()``, before any connection arrives."""
         self.http_factory.protocol = channel_factory(self.handshake_guard)
-        self.ws_factory.protocol = WsappWebSocketProtocol
         self.ws_factory.setProtocolOptions(
             # Close frames (1009, 1002, 1007) on protocol errors instead of a dropped TCP (1006).
             failByDrop=False,
@@ -219,6 +229,8 @@ class WsappServer(Server):
                 else refuse_compression
             ),
         )
+        # The options are final now: each connection reads them from its class (options.py).
+        self.ws_factory.protocol = configured(WsappWebSocketProtocol, self.ws_factory)
         where = ", ".join(_address(port) for port in self.ports)
         logger.info(
             "wsapp serve listening on %s; %s", where or self.endpoints, self.settings_summary()
@@ -258,7 +270,7 @@ class WsappServer(Server):
             protocol.application_received(queue.qsize(), message)
             return message
 
-        instance = self.application(
+        instance = websocket_app(self.application)(
             scope=scope, receive=receive, send=partial(self.handle_reply, protocol)
         )
         if protocol not in self.connections:
