@@ -55,7 +55,6 @@ class WebSocketStack:
 
         # Origin first: a foreign page is refused before any credential is even looked at.
         self.layered = OriginCheck(TokenAuthMiddleware(SessionAuthStack(router)))
-        self.origin = self.layered
         self.router = router if isinstance(router, Router) else None
         self.carries_token = carries_token
         self.session_scope = session_scope
@@ -68,7 +67,7 @@ class WebSocketStack:
             or self.carries_token(scope)
         ):
             return await self.layered(scope, receive, send)
-        if await self.origin.refused(scope, send):
+        if await self.layered.refused(scope, send):  # the origin check: the outermost layer
             return None
         routed = await self.session_scope(scope, receive, send)
         if routed is None:

@@ -122,13 +122,18 @@ class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
         if scope["type"] != "websocket":
             return await super().__call__(scope, receive, send)
-        wrapper = InstanceSessionWrapper(scope, send)
-        await wrapper.resolve_session()
         # This frame waits as long as the connection lives: it keeps only the scope it passes
         # on, not the wrapper nor the cookie middleware's copy (python -m bench.memory).
-        scope = wrapper.scope
-        del wrapper
+        scope = await _with_session(scope, send)
         return await self.inner(scope, receive, send)
+
+
+async def _with_session(scope: Scope, send: Send) -> Scope:
+    """A copy of ``scope`` with its ``session`` (channels' ``InstanceSessionWrapper``), and
+    nothing else of the wrapper kept."""
+    wrapper = InstanceSessionWrapper(scope, send)
+    await wrapper.resolve_session()
+    return wrapper.scope  # type: ignore[no-any-return]
 
 
 def SessionAuthStack(inner: ASGIApp) -> Any:  # noqa: N802 - mirrors channels' AuthMiddlewareStack
@@ -149,9 +154,7 @@ async def session_scope(scope: Scope, receive: Receive, send: Send) -> Scope | N
             break
     else:
         cookies = {}
-    wrapper = InstanceSessionWrapper(dict(scope, cookies=cookies), send)
-    await wrapper.resolve_session()
-    scope = wrapper.scope  # its own copy, which no one else holds: the user goes in it
+    scope = await _with_session(dict(scope, cookies=cookies), send)  # no one else holds it
     return scope if await _SESSION_AUTH.authenticate(scope, receive, send) else None
 
 

@@ -97,6 +97,18 @@ def deeper_than(text: str, limit: int) -> bool:
     return any(map(limit.__lt__, _depths(text)))
 
 
+def unicode_text(text: str) -> str:
+    """``text``, once it is known to hold no lone surrogate: what a text frame may carry
+    (RFC 6455 §5.6), which :func:`dumps` (``ensure_ascii=False``) does not check.
+
+    Raises:
+        InvalidText: it holds one.
+    """
+    if not text.isascii() and not _is_unicode(text):
+        raise InvalidText("Text must be UTF-8, and this holds a lone surrogate.")
+    return text
+
+
 def _is_unicode(text: str) -> bool:
     """Whether ``text`` has no raw surrogate (encoding is faster than a regex scan)."""
     try:

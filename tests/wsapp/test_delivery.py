@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -155,6 +156,28 @@ async def test_a_raw_broadcast_skips_the_excluded_socket(connect: Connect) -> No
 async def test_broadcast_raw_refuses_what_is_neither_text_nor_bytes() -> None:
     with pytest.raises(TypeError, match="str or bytes"):
         await abroadcast_raw("lobby", {"type": "note"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "publish",
+    [
+        lambda: abroadcast("lobby", {"type": "note", "body": "\ud800"}),
+        lambda: abroadcast_raw("lobby", "lone \udfff"),
+        lambda: asend_to_user(1, {"body": "\ud800"}),
+    ],
+    ids=["broadcast", "raw", "to-user"],
+)
+async def test_text_that_is_not_utf8_is_refused_at_publish_and_members_read_on(
+    connect: Connect, publish: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lone surrogate can reach no wire: the publisher gets ``ValueError`` at once, the hub
+    never sees it (no traceback in its log), and the room goes on."""
+    a = await connect("/plain/lobby/")
+    with pytest.raises(ValueError, match="UTF-8"):
+        await publish()
+    await abroadcast_raw("lobby", "after")
+    assert await a.receive_text() == "after"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_the_sync_twin_of_broadcast_raw_reaches_members(connect: Connect) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from channels.layers import get_channel_layer
 
+from tests.support.timing import wait_until
 from wsapp.layers import redis_connection
 from wsapp.redis_layer import RECEIVE_BATCH, RedisChannelLayer
 
@@ -31,6 +32,23 @@ async def _backlog(layer: RedisChannelLayer, count: int) -> str:
     for n in range(count):
         await layer.send(channel, {"type": "note", "n": n})
     return channel
+
+
+async def _blocked_reader(layer: RedisChannelLayer, channel: str) -> asyncio.Future[Any]:
+    """A ``receive`` on ``channel``, returned once Redis has it blocked in ``BZPOPMIN``."""
+    redis = redis_connection(layer, _keys(layer, channel)[0])
+
+    async def blocked_clients() -> int:
+        return int((await redis.info("clients"))["blocked_clients"])
+
+    before = await blocked_clients()
+    waiting = asyncio.ensure_future(layer.receive(channel))
+
+    async def reader_blocked() -> bool:
+        return await blocked_clients() > before
+
+    await wait_until(reader_blocked, 5, "the reader blocked in BZPOPMIN")
+    return waiting
 
 
 def _keys(layer: RedisChannelLayer, channel: str) -> tuple[str, str]:
@@ -94,8 +112,7 @@ async def test_messages_a_lost_reply_left_in_the_backup_come_back_first() -> Non
     redis = redis_connection(layer, key)
     popped = await redis.zpopmin(key, 3)  # what TAKE_MORE did for a reader that never heard back
     await redis.zadd(backup, dict(popped))
-    waiting = asyncio.ensure_future(layer.receive(channel))
-    await asyncio.sleep(0.1)
+    waiting = await _blocked_reader(layer, channel)
     waiting.cancel()  # the interruption: the reader now knows its backup may hold messages
     with pytest.raises(asyncio.CancelledError):
         await waiting
@@ -107,8 +124,7 @@ async def test_messages_a_lost_reply_left_in_the_backup_come_back_first() -> Non
 async def test_a_reader_cancelled_while_waiting_loses_nothing() -> None:
     layer = _layer()
     channel = await layer.new_channel()
-    waiting = asyncio.ensure_future(layer.receive(channel))
-    await asyncio.sleep(0.1)
+    waiting = await _blocked_reader(layer, channel)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting

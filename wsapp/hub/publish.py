@@ -32,20 +32,26 @@ async def publish_to_room(room: str, data: Any, exclude: Iterable[str] = ()) -> 
     """
     # A chat message's id lets each hub drop it for a joiner whose history already had it.
     is_chat = isinstance(data, dict) and data.get("type") == "chat.message"
-    message = messages.broadcast(
-        room, jsoncodec.dumps(data), exclude, data.get("id") if is_chat else None
-    )
+    message = messages.broadcast(room, _encoded(data), exclude, data.get("id") if is_chat else None)
     await _publish(messages.room_group(room), message)
 
 
 async def publish_raw(room: str, data: str | bytes, exclude: Iterable[str] = ()) -> None:
     """Hand ``data`` unchanged (text or binary) to every process with a member in ``room``."""
-    await _publish(messages.room_group(room), messages.raw_broadcast(room, data, exclude))
+    text = jsoncodec.unicode_text(data) if isinstance(data, str) else data
+    await _publish(messages.room_group(room), messages.raw_broadcast(room, text, exclude))
 
 
 async def publish_to_user(user: str, data: Any) -> None:
     """Encode ``data`` once and hand it to every process holding a socket of user key ``user``."""
-    await _publish(messages.user_group(user), messages.to_user(user, jsoncodec.dumps(data)))
+    await _publish(messages.user_group(user), messages.to_user(user, _encoded(data)))
+
+
+def _encoded(data: Any) -> str:
+    """``data`` as JSON text a socket can be sent. A lone surrogate (which JSON keeps as it is)
+    is refused here, once, to the publisher (``InvalidText``, a ``ValueError``), not by every
+    hub with a traceback."""
+    return jsoncodec.unicode_text(jsoncodec.dumps(data))
 
 
 async def _publish(group: str, message: messages.HubMessage) -> None:

@@ -40,6 +40,10 @@ async def abroadcast(
     Args:
         room: a ``Room`` or its slug.
         exclude: sockets (or their ids) that should not get it, e.g. the sender's.
+
+    Raises:
+        ValueError: ``data`` has no JSON form, or holds a lone surrogate (``InvalidText``:
+            no socket could be sent it); nothing was published.
     """
     ids = [ws.id if isinstance(ws, WebSocket) else ws for ws in exclude or ()]
     await publish_to_room(_slug(room), data, ids)

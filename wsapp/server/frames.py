@@ -50,12 +50,13 @@ class FrameCache:
 
     MAX_CACHED = 64 * 1024
 
-    __slots__ = ("_deflated", "_deflated_key", "_frame", "_source")
+    __slots__ = ("_deflated", "_deflated_params", "_deflated_source", "_frame", "_source")
 
     def __init__(self) -> None:
         self._source: object = None
         self._frame = b""
-        self._deflated_key: tuple[object, int, int] | None = None
+        self._deflated_source: object = None
+        self._deflated_params = (0, 0)  # (window_bits, mem_level) it was compressed with
         self._deflated = b""
 
     def frame(self, source: str | bytes | bytearray | memoryview) -> bytes:
@@ -76,9 +77,7 @@ class FrameCache:
         """``source``'s frame compressed from a fresh context (``server_no_context_takeover``)
         with ``window_bits`` and ``mem_level``: the cached one if it was built from the same
         object with the same two."""
-        key = (source, window_bits, mem_level)
-        cached = self._deflated_key
-        if cached is not None and cached[0] is source and cached[1:] == key[1:]:
+        if source is self._deflated_source and self._deflated_params == (window_bits, mem_level):
             return self._deflated
         text = isinstance(source, str)
         payload = source.encode("utf-8") if isinstance(source, str) else bytes(source)
@@ -88,5 +87,6 @@ class FrameCache:
         data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
         frame = encode_frame(data[:-_SYNC_TAIL], binary=not text, compressed=True)
         if isinstance(source, str | bytes) and len(frame) <= self.MAX_CACHED:
-            self._deflated_key, self._deflated = key, frame
+            self._deflated_source, self._deflated = source, frame
+            self._deflated_params = (window_bits, mem_level)
         return frame
